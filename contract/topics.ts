@@ -1,0 +1,57 @@
+/**
+ * MQTT topic tree of the wire contract (DESIGN.md, "Wire contract"). Every part builds and parses
+ * topics through this module so that a change to the tree is one change.
+ */
+export const TOPIC_ROOT = 'huewatch/v1';
+
+/** Device ids, station ids and area codes travel inside topic levels: keep them to a safe alphabet. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const topics = {
+  telemetry: (deviceId: string) => `${TOPIC_ROOT}/telemetry/${deviceId}`,
+  status: (deviceId: string) => `${TOPIC_ROOT}/status/${deviceId}`,
+  vms: (vesselId: string) => `${TOPIC_ROOT}/vms/${vesselId}`,
+  ais: (receiverId: string) => `${TOPIC_ROOT}/ais/${receiverId}`,
+  cmd: (deviceId: string) => `${TOPIC_ROOT}/cmd/${deviceId}`,
+  obs: (stationId: string) => `${TOPIC_ROOT}/obs/${stationId}`,
+  /**
+   * One retained topic per alert key below the area, so that every active alert of an area stays
+   * retained at once (a single retained topic per area could hold only one). Residents subscribe
+   * to `huewatch/v1/alerts/{areaCode}/#`.
+   */
+  alert: (areaCode: string, alertKey: string) => `${TOPIC_ROOT}/alerts/${areaCode}/${alertKeyToLevel(alertKey)}`,
+} as const;
+
+export const subscriptions = {
+  allTelemetry: `${TOPIC_ROOT}/telemetry/+`,
+  allStatus: `${TOPIC_ROOT}/status/+`,
+  allObs: `${TOPIC_ROOT}/obs/+`,
+  allAlerts: `${TOPIC_ROOT}/alerts/#`,
+  areaAlerts: (areaCode: string) => `${TOPIC_ROOT}/alerts/${areaCode}/#`,
+} as const;
+
+/** Alert keys look like `flood:kim-long`; `:` is legal in MQTT topics but awkward in URLs and shells. */
+export function alertKeyToLevel(key: string): string {
+  return key.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+export type TopicKind = 'telemetry' | 'status' | 'vms' | 'ais' | 'cmd' | 'obs' | 'alerts';
+
+export interface ParsedTopic {
+  kind: TopicKind;
+  /** deviceId, vesselId, receiverId, stationId or areaCode, depending on kind */
+  id: string;
+  /** levels after the id (alerts: the alert key level) */
+  rest: string[];
+}
+
+/** Parses a topic of our tree; returns undefined for anything else (wildcards included). */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  if (!topic.startsWith(TOPIC_ROOT + '/')) return undefined;
+  const levels = topic.slice(TOPIC_ROOT.length + 1).split('/');
+  const [kind, id, ...rest] = levels;
+  if (!kind || !id || !ID_PATTERN.test(id)) return undefined;
+  if (!['telemetry', 'status', 'vms', 'ais', 'cmd', 'obs', 'alerts'].includes(kind)) return undefined;
+  if (kind !== 'alerts' && rest.length > 0) return undefined;
+  return { kind: kind as TopicKind, id, rest };
+}

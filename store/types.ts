@@ -1,0 +1,96 @@
+import type { MetricName, Quality } from '../contract/metrics.ts';
+import type { AlertEvent } from '../contract/alert.ts';
+
+/**
+ * The storage seams. `TimeSeriesStore` is implemented by the embedded store (DuckDB) and, later, the
+ * InfluxDB adapter; one contract test suite runs against every adapter. `StateStore` holds the
+ * platform's own state (devices, alerts and their history, rule state) and is always the embedded
+ * database, whichever time-series store is in use (DESIGN.md "Storage").
+ */
+
+export interface StoredReading {
+  station: string;
+  device: string;
+  metric: MetricName;
+  /** observation time, epoch ms */
+  ts: number;
+  value: number;
+  seq?: number;
+  quality: Quality;
+}
+
+export const AGGREGATES = ['mean', 'min', 'max', 'last', 'sum'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+
+export interface SeriesQuery {
+  station: string;
+  metric: MetricName;
+  /** inclusive, epoch ms */
+  from: number;
+  /** exclusive, epoch ms */
+  to: number;
+  /** bucket width in ms; absent = raw points */
+  every?: number;
+  /** aggregate per bucket; default mean */
+  fn?: Aggregate;
+}
+
+export interface SeriesPoint {
+  /** raw: observation time; aggregated: bucket start (buckets aligned to the Unix epoch, UTC) */
+  ts: number;
+  value: number;
+}
+
+export interface LatestValue {
+  metric: MetricName;
+  value: number;
+  ts: number;
+  quality: Quality;
+  device: string;
+}
+
+export interface TimeSeriesStore {
+  /** Idempotent: rewriting a reading with the same (station, metric, ts) keeps one row. */
+  writeReadings(rows: readonly StoredReading[]): Promise<void>;
+  series(q: SeriesQuery): Promise<SeriesPoint[]>;
+  /** Latest value of every metric of a station (empty when none). */
+  latest(station: string): Promise<LatestValue[]>;
+  /** Total stored readings (for tests and /metrics). */
+  count(filter?: { station?: string; metric?: MetricName }): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface DeviceRecord {
+  deviceId: string;
+  station: string;
+  /** scrypt hash of the device secret (broker/secrets.ts); the secret itself is never stored */
+  secretHash: string;
+  createdAt: number;
+  disabled: boolean;
+}
+
+export interface StoredAlert {
+  /** the latest event of the alert: its current shape */
+  latest: AlertEvent;
+}
+
+export interface StateStore {
+  // device registry
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  putDevice(rec: DeviceRecord): Promise<void>;
+  listDevices(): Promise<DeviceRecord[]>;
+
+  // alerts: every event is appended to the history and becomes the alert's current shape
+  appendAlertEvent(event: AlertEvent, cause?: unknown): Promise<void>;
+  getAlert(id: string): Promise<AlertEvent | undefined>;
+  alertHistory(id: string): Promise<Array<{ event: AlertEvent; cause: unknown }>>;
+  listAlerts(filter?: { status?: AlertEvent['status'][] }): Promise<AlertEvent[]>;
+
+  // small JSON documents (rule state per key, service bookkeeping)
+  getJson<T>(namespace: string, key: string): Promise<T | undefined>;
+  putJson(namespace: string, key: string, value: unknown): Promise<void>;
+  deleteJson(namespace: string, key: string): Promise<void>;
+  listJson<T>(namespace: string): Promise<Array<{ key: string; value: T }>>;
+
+  close(): Promise<void>;
+}
