@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { ErrorCode } from '../contract/errors.ts';
+
+/**
+ * Platform configuration from environment variables (documented in README and .env.example).
+ * Parsed once at start, every problem listed by key, then frozen and passed in as an argument.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+const secret = z.string().min(16, 'must be at least 16 characters');
+
+export const SERVICES = ['broker', 'ingest', 'rules', 'api'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const configSchema = z.object({
+  HUEWATCH_ENV: z.enum(['development', 'production']).default('development'),
+  /** interface the MQTT and HTTP listeners bind; 0.0.0.0 to let field devices in */
+  HOST: z.string().default('127.0.0.1'),
+  MQTT_PORT: port.default(1883),
+  /** MQTT over WebSocket, path /mqtt (residents' apps, browsers) */
+  MQTT_WS_PORT: port.default(9001),
+  /** when the broker runs elsewhere (services split across processes) */
+  MQTT_URL: z.url().optional(),
+  HTTP_PORT: port.default(8080),
+  DATA_DIR: z.string().default('data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** which services this process runs (comma-separated) */
+  SERVICES: z
+    .string()
+    .default(SERVICES.join(','))
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(SERVICES)).min(1)),
+  SIM: flag.default(true),
+  SIM_SCENARIO: z.enum(['calm', 'flood']).default('flood'),
+  /** simulated seconds per real second: 60 plays an hour of river in a minute */
+  SIM_SPEED: z.coerce.number().positive().default(60),
+  SIM_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+  STATIONS_FILE: z.string().optional(),
+  RULES_FILE: z.string().optional(),
+  MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+  /** residents' apps connect without credentials and may only read alerts and observations */
+  MQTT_ALLOW_ANONYMOUS: flag.default(true),
+  SVC_INGEST_SECRET: secret.optional(),
+  SVC_RULES_SECRET: secret.optional(),
+  SVC_API_SECRET: secret.optional(),
+  SVC_NODERED_SECRET: secret.optional(),
+  /** bearer token of the admin role (device management) */
+  ADMIN_TOKEN: secret.optional(),
+});
+export type Config = Readonly<z.output<typeof configSchema>>;
+
+export class ConfigError extends Error {
+  readonly code = ErrorCode.CONFIG_INVALID;
+}
+
+const SECRET_KEYS = ['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN'] as const;
+
+/** Parses the environment; throws one ConfigError listing every bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant = Object.fromEntries(Object.keys(configSchema.shape).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const parsed = configSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}=${JSON.stringify(relevant[String(i.path[0])] ?? '')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  // DESIGN.md: production refuses to start with default or missing secrets.
+  if (config.HUEWATCH_ENV === 'production') {
+    const missing = SECRET_KEYS.filter((k) => config[k] === undefined);
+    if (missing.length > 0) throw new ConfigError(`invalid configuration:\n${missing.map((k) => `  ${k}: required when HUEWATCH_ENV=production`).join('\n')}`);
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Config } from './config.ts';
+
+/**
+ * Credentials the platform needs to talk to itself: the MQTT service accounts, the admin bearer
+ * token, and the secrets of simulated devices. From the environment when given (always in
+ * production: config.ts refuses to start otherwise); in development generated once and kept in
+ * `DATA_DIR/secrets.json` (mode 0600), so a restart keeps working devices and tokens.
+ */
+const secretsFile = z.object({
+  services: z.object({ ingest: z.string(), rules: z.string(), api: z.string(), nodered: z.string() }),
+  adminToken: z.string(),
+  simDevices: z.record(z.string(), z.string()).default({}),
+});
+export type PlatformSecrets = z.infer<typeof secretsFile>;
+
+const generate = () => randomBytes(24).toString('base64url');
+
+export async function loadOrCreateSecrets(dataDir: string, config: Config): Promise<PlatformSecrets> {
+  const file = join(dataDir, 'secrets.json');
+  let kept: PlatformSecrets | undefined;
+  try {
+    kept = secretsFile.parse(JSON.parse(await readFile(file, 'utf8')));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  const secrets: PlatformSecrets = {
+    services: {
+      ingest: config.SVC_INGEST_SECRET ?? kept?.services.ingest ?? generate(),
+      rules: config.SVC_RULES_SECRET ?? kept?.services.rules ?? generate(),
+      api: config.SVC_API_SECRET ?? kept?.services.api ?? generate(),
+      nodered: config.SVC_NODERED_SECRET ?? kept?.services.nodered ?? generate(),
+    },
+    adminToken: config.ADMIN_TOKEN ?? kept?.adminToken ?? generate(),
+    simDevices: kept?.simDevices ?? {},
+  };
+  await saveSecrets(dataDir, secrets);
+  return secrets;
+}
+
+export async function saveSecrets(dataDir: string, secrets: PlatformSecrets): Promise<void> {
+  const file = join(dataDir, 'secrets.json');
+  await writeFile(file + '.tmp', JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  await rename(file + '.tmp', file);
+}

@@ -1,0 +1,339 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  BIGINT, BOOLEAN, DOUBLE, INTEGER, LIST, VARCHAR, DuckDBDataChunk, DuckDBInstance, listValue,
+  type DuckDBConnection, type DuckDBType, type DuckDBValue, type JS,
+} from '@duckdb/node-api';
+import { alertEvent, type AlertEvent } from '../contract/alert.ts';
+import type { MetricName, Quality } from '../contract/metrics.ts';
+import type { Logger } from '../platform/log.ts';
+import { migrate, SCHEMA_VERSION } from './schema.ts';
+import { SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
+import {
+  AGGREGATES, type Aggregate, type DeviceRecord, type LatestValue, type SeriesPoint, type SeriesQuery,
+  type StateStore, type StoredReading, type TimeSeriesStore,
+} from './types.ts';
+
+export interface EmbeddedStoreOptions {
+  /** database file under the data folder (parent folders are created), or ':memory:' */
+  file: string;
+  log: Logger;
+  /** epoch ms clock; stamps alert history and kv rows */
+  now?: () => number;
+  /** operations that may wait per connection before calls are refused with HW_ERR_STORE_BUSY */
+  maxPending?: number;
+}
+
+/** Enough for a burst of ingest batches plus API reads; beyond it the caller must back off. */
+export const DEFAULT_MAX_PENDING = 1000;
+/** DuckDB's vector size (STANDARD_VECTOR_SIZE): a data chunk holds at most this many rows. */
+const CHUNK_ROWS = 2048;
+const READING_TYPES = [VARCHAR, VARCHAR, BIGINT, DOUBLE, VARCHAR, BIGINT, VARCHAR];
+
+/** Whitelisted aggregate SQL: `fn` is never interpolated as given. `last` is by ts, not by arrival. */
+const AGG_SQL: Record<Aggregate, string> = {
+  mean: 'avg(value)',
+  min: 'min(value)',
+  max: 'max(value)',
+  last: 'arg_max(value, ts)',
+  sum: 'sum(value)',
+};
+
+/**
+ * Last write wins, as in InfluxDB (a point with the same series and time overwrites the fields),
+ * so the contract suite holds for both adapters. Rows that change nothing are not rewritten: a
+ * redelivered batch (QoS 1, spool replay) costs a scan, not an update.
+ */
+const UPSERT_FROM_STAGING = `
+  INSERT INTO readings SELECT * FROM temp.main.readings_staging
+  ON CONFLICT (station, metric, ts) DO UPDATE SET
+    value = excluded.value, device = excluded.device, seq = excluded.seq, quality = excluded.quality
+  WHERE readings.value IS DISTINCT FROM excluded.value OR readings.device IS DISTINCT FROM excluded.device
+     OR readings.seq IS DISTINCT FROM excluded.seq OR readings.quality IS DISTINCT FROM excluded.quality`;
+
+export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  const log = opts.log.child({ module: 'store' });
+  const now = opts.now ?? Date.now;
+  if (opts.file !== ':memory:') await mkdir(dirname(opts.file), { recursive: true });
+  const instance = await DuckDBInstance.create(opts.file);
+  let writer: DuckDBConnection | undefined;
+  let reader: DuckDBConnection | undefined;
+  try {
+    writer = await instance.connect();
+    reader = await instance.connect();
+    const found = await migrate(writer, now());
+    // the write path appends a batch here, then upserts it in one statement (see writeReadings)
+    await writer.run('CREATE TEMP TABLE readings_staging AS SELECT * FROM readings LIMIT 0');
+    log.info({ file: opts.file, schemaVersion: SCHEMA_VERSION, migratedFrom: found }, 'embedded store open');
+  } catch (err) {
+    reader?.closeSync();
+    writer?.closeSync();
+    instance.closeSync();
+    throw err;
+  }
+  const limit = opts.maxPending ?? DEFAULT_MAX_PENDING;
+  return new EmbeddedStore(instance, writer, reader, new SerialQueue(limit), new SerialQueue(limit), log, now);
+}
+
+/**
+ * One DuckDB file for readings and platform state. Two connections, each behind its own serial
+ * queue: every write goes through `writer` (so there is one writer and no write-write conflicts
+ * between transactions), reads go through `reader` and see committed data without waiting for a
+ * write batch to finish.
+ */
+export class EmbeddedStore implements TimeSeriesStore, StateStore {
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly reader: DuckDBConnection,
+    private readonly writes: SerialQueue,
+    private readonly reads: SerialQueue,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  // ---- time series
+
+  async writeReadings(rows: readonly StoredReading[]): Promise<void> {
+    if (rows.length === 0) return;
+    const unique = lastWins(rows);
+    await this.#write(async (c) => {
+      const appender = await c.createAppender('readings_staging', 'main', 'temp');
+      try {
+        for (let i = 0; i < unique.length; i += CHUNK_ROWS) appender.appendDataChunk(toChunk(unique.slice(i, i + CHUNK_ROWS)));
+      } finally {
+        appender.closeSync(); // flushes into the staging table
+      }
+      await c.run(UPSERT_FROM_STAGING);
+      await c.run('DELETE FROM temp.main.readings_staging');
+    }, true);
+  }
+
+  async series(q: SeriesQuery): Promise<SeriesPoint[]> {
+    requireInt('from', q.from);
+    requireInt('to', q.to);
+    if (q.to <= q.from) return [];
+    const where = 'FROM readings WHERE station = $1 AND metric = $2 AND ts >= $3 AND ts < $4';
+    const params: DuckDBValue[] = [q.station, q.metric, BigInt(q.from), BigInt(q.to)];
+    const types: DuckDBType[] = [VARCHAR, VARCHAR, BIGINT, BIGINT];
+    let sql: string;
+    if (q.every === undefined) {
+      sql = `SELECT ts, value ${where} ORDER BY ts`;
+    } else {
+      if (!Number.isSafeInteger(q.every) || q.every <= 0) throw badRequest(`every must be a positive integer of ms, got ${q.every}`);
+      const fn = q.fn ?? 'mean';
+      if (!AGGREGATES.includes(fn)) throw badRequest(`unknown aggregate "${String(fn)}"`);
+      // floor to a multiple of `every` counted from the Unix epoch, also for ts < 0
+      sql = `SELECT ts - ((ts % $5) + $5) % $5 AS bucket, ${AGG_SQL[fn]} AS value ${where} GROUP BY bucket ORDER BY bucket`;
+      params.push(BigInt(q.every));
+      types.push(BIGINT);
+    }
+    const rows = await this.#query(sql, params, types);
+    return rows.map((r) => ({ ts: num(r[0]), value: num(r[1]) }));
+  }
+
+  async latest(station: string): Promise<LatestValue[]> {
+    // ts is unique per (station, metric), so each arg_max picks from the same row
+    const rows = await this.#query(
+      `SELECT metric, arg_max(value, ts), max(ts), arg_max(quality, ts), arg_max(device, ts)
+       FROM readings WHERE station = $1 GROUP BY metric ORDER BY metric`,
+      [station], [VARCHAR],
+    );
+    return rows.map((r) => ({
+      metric: r[0] as MetricName, value: num(r[1]), ts: num(r[2]), quality: r[3] as Quality, device: String(r[4]),
+    }));
+  }
+
+  async count(filter: { station?: string; metric?: MetricName } = {}): Promise<number> {
+    const conds: string[] = [];
+    const params: DuckDBValue[] = [];
+    if (filter.station !== undefined) params.push(filter.station), conds.push(`station = $${params.length}`);
+    if (filter.metric !== undefined) params.push(filter.metric), conds.push(`metric = $${params.length}`);
+    const where = conds.length > 0 ? `WHERE ${conds.join(' AND ')}` : '';
+    const rows = await this.#query(`SELECT count(*) FROM readings ${where}`, params, params.map(() => VARCHAR));
+    return num(rows[0]?.[0] ?? 0);
+  }
+
+  // ---- devices
+
+  async getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    const rows = await this.#query(`SELECT device_id, station, secret_hash, created_at, disabled FROM devices WHERE device_id = $1`, [deviceId], [VARCHAR]);
+    return rows[0] && toDevice(rows[0]);
+  }
+
+  async putDevice(rec: DeviceRecord): Promise<void> {
+    requireInt('createdAt', rec.createdAt);
+    await this.#write((c) => c.run(
+      `INSERT INTO devices VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO UPDATE SET
+         station = excluded.station, secret_hash = excluded.secret_hash, created_at = excluded.created_at, disabled = excluded.disabled`,
+      [rec.deviceId, rec.station, rec.secretHash, BigInt(rec.createdAt), rec.disabled], [VARCHAR, VARCHAR, VARCHAR, BIGINT, BOOLEAN],
+    ));
+  }
+
+  async listDevices(): Promise<DeviceRecord[]> {
+    const rows = await this.#query(`SELECT device_id, station, secret_hash, created_at, disabled FROM devices ORDER BY device_id`);
+    return rows.map(toDevice);
+  }
+
+  // ---- alerts
+
+  async appendAlertEvent(event: AlertEvent, cause?: unknown): Promise<void> {
+    const ev = alertEvent.parse(event); // what goes in must come back out through the same schema
+    const eventJson = JSON.stringify(ev);
+    const causeJson = cause === undefined ? null : (JSON.stringify(cause) ?? null);
+    const at = BigInt(this.now());
+    await this.#write(async (c) => {
+      // a redelivered (id, eventSeq) is a no-op; an older event arriving late joins the history
+      // but does not replace a newer current shape
+      await c.run(`INSERT INTO alert_events VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [ev.id, ev.eventSeq, eventJson, causeJson, at], [VARCHAR, INTEGER, VARCHAR, VARCHAR, BIGINT]);
+      await c.run(
+        `INSERT INTO alerts VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET
+           key = excluded.key, status = excluded.status, event_seq = excluded.event_seq,
+           latest = excluded.latest, updated_at = excluded.updated_at
+         WHERE excluded.event_seq > alerts.event_seq`,
+        [ev.id, ev.key, ev.status, ev.eventSeq, eventJson, BigInt(Date.parse(ev.sent))],
+        [VARCHAR, VARCHAR, VARCHAR, INTEGER, VARCHAR, BIGINT],
+      );
+    }, true);
+  }
+
+  async getAlert(id: string): Promise<AlertEvent | undefined> {
+    const rows = await this.#query(`SELECT latest FROM alerts WHERE id = $1`, [id], [VARCHAR]);
+    return rows[0] && alertEvent.parse(JSON.parse(String(rows[0][0])));
+  }
+
+  async alertHistory(id: string): Promise<Array<{ event: AlertEvent; cause: unknown }>> {
+    const rows = await this.#query(`SELECT event, cause FROM alert_events WHERE id = $1 ORDER BY event_seq`, [id], [VARCHAR]);
+    return rows.map((r) => ({
+      event: alertEvent.parse(JSON.parse(String(r[0]))),
+      cause: r[1] === null ? undefined : JSON.parse(String(r[1])),
+    }));
+  }
+
+  /** Newest first: by the `sent` time of each alert's latest event, then by id. */
+  async listAlerts(filter: { status?: AlertEvent['status'][] } = {}): Promise<AlertEvent[]> {
+    let rows: JS[][];
+    if (filter.status === undefined) {
+      rows = await this.#query(`SELECT latest FROM alerts ORDER BY updated_at DESC, id`);
+    } else {
+      if (filter.status.length === 0) return [];
+      rows = await this.#query(`SELECT latest FROM alerts WHERE list_contains($1, status) ORDER BY updated_at DESC, id`,
+        [listValue(filter.status)], [LIST(VARCHAR)]);
+    }
+    return rows.map((r) => alertEvent.parse(JSON.parse(String(r[0]))));
+  }
+
+  // ---- small JSON documents. Values come back as stored: callers validate with their own schema.
+
+  async getJson<T>(namespace: string, key: string): Promise<T | undefined> {
+    const rows = await this.#query(`SELECT value FROM kv WHERE namespace = $1 AND key = $2`, [namespace, key], [VARCHAR, VARCHAR]);
+    return rows[0] && (JSON.parse(String(rows[0][0])) as T);
+  }
+
+  async putJson(namespace: string, key: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value);
+    if (json === undefined) throw badRequest(`kv ${namespace}/${key}: value is not JSON-serialisable`);
+    const at = BigInt(this.now());
+    await this.#write((c) => c.run(
+      `INSERT INTO kv VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [namespace, key, json, at], [VARCHAR, VARCHAR, VARCHAR, BIGINT],
+    ));
+  }
+
+  async deleteJson(namespace: string, key: string): Promise<void> {
+    await this.#write((c) => c.run(`DELETE FROM kv WHERE namespace = $1 AND key = $2`, [namespace, key], [VARCHAR, VARCHAR]));
+  }
+
+  async listJson<T>(namespace: string): Promise<Array<{ key: string; value: T }>> {
+    const rows = await this.#query(`SELECT key, value FROM kv WHERE namespace = $1 ORDER BY key`, [namespace], [VARCHAR]);
+    return rows.map((r) => ({ key: String(r[0]), value: JSON.parse(String(r[1])) as T }));
+  }
+
+  // ---- lifecycle
+
+  /**
+   * Lets queued operations finish, checkpoints the WAL into the file and releases it, so another
+   * process can open the file as soon as this resolves. Later calls are refused (HW_ERR_STORE_CLOSED).
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([this.writes.drain(), this.reads.drain()]);
+      try {
+        await this.writer.run('CHECKPOINT');
+      } finally {
+        this.reader.closeSync();
+        this.writer.closeSync();
+        this.instance.closeSync();
+      }
+      this.log.info('embedded store closed');
+    })();
+    return this.#closing;
+  }
+
+  #write(task: (c: DuckDBConnection) => Promise<unknown>, transaction = false): Promise<void> {
+    if (this.#closing) return Promise.reject(closedError());
+    return this.writes.run(async () => {
+      if (!transaction) return void (await task(this.writer));
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        await task(this.writer);
+        await this.writer.run('COMMIT');
+      } catch (err) {
+        await this.writer.run('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  #query(sql: string, params: DuckDBValue[] = [], types: DuckDBType[] = []): Promise<JS[][]> {
+    if (this.#closing) return Promise.reject(closedError());
+    return this.reads.run(async () => (await this.reader.runAndReadAll(sql, params, types)).getRowsJS());
+  }
+}
+
+/** Keeps the last row per (station, metric, ts): one statement may not update a row twice. */
+function lastWins(rows: readonly StoredReading[]): StoredReading[] {
+  const byKey = new Map<string, StoredReading>();
+  for (const r of rows) {
+    requireInt('ts', r.ts);
+    byKey.set(`${r.station}\u0000${r.metric}\u0000${r.ts}`, r);
+  }
+  return byKey.size === rows.length ? [...rows] : [...byKey.values()];
+}
+
+function toChunk(rows: readonly StoredReading[]): DuckDBDataChunk {
+  const chunk = DuckDBDataChunk.create(READING_TYPES, rows.length);
+  chunk.setColumns([
+    rows.map((r) => r.station),
+    rows.map((r) => r.metric),
+    rows.map((r) => BigInt(r.ts)),
+    rows.map((r) => r.value),
+    rows.map((r) => r.device),
+    rows.map((r) => (r.seq === undefined ? null : BigInt(r.seq))),
+    rows.map((r) => r.quality),
+  ]);
+  return chunk;
+}
+
+function toDevice(r: JS[]): DeviceRecord {
+  return { deviceId: String(r[0]), station: String(r[1]), secretHash: String(r[2]), createdAt: num(r[3]), disabled: r[4] === true };
+}
+
+function num(v: JS | undefined): number {
+  return Number(v); // BIGINT arrives as bigint; epoch ms and counts fit in a double exactly
+}
+
+function requireInt(name: string, v: number): void {
+  if (!Number.isSafeInteger(v)) throw badRequest(`${name} must be an integer epoch ms, got ${v}`);
+}
+
+function badRequest(message: string): StoreError {
+  return new StoreError(StoreErrorCode.BAD_REQUEST, message);
+}
+
+function closedError(): StoreError {
+  return new StoreError(StoreErrorCode.CLOSED, 'embedded store is closed');
+}
