@@ -1,0 +1,201 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { ErrorCode } from '../contract/errors.ts';
+import type { Logger } from '../platform/log.ts';
+import type { Station } from '../platform/stations.ts';
+import { alertKey, levelRule, ruleFile, type RuleSet } from './schema.ts';
+
+/**
+ * Loads the rule file: YAML parsed with positions kept, validated by the zod schema, cross-checked
+ * against the station catalogue. Every problem is reported at once as `file:line:col path: message`
+ * so a hydrologist fixes the file in one pass.
+ */
+
+export interface RuleProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** `rules[2].levels[1].value`; empty for the whole document or a YAML syntax error */
+  path: string;
+  message: string;
+}
+
+export class RuleFileError extends Error {
+  readonly code = ErrorCode.RULES_INVALID;
+  readonly problems: readonly RuleProblem[];
+  constructor(file: string, problems: RuleProblem[]) {
+    const lines = problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path ? p.path + ': ' : ''}${p.message}`);
+    super(`invalid rule file ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    this.name = 'RuleFileError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  stations: readonly Station[];
+}
+
+export function loadRuleFile(file: string, opts: LoadOptions): RuleSet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RuleFileError(file, [{ file, line: 1, col: 1, path: '', message: `cannot read: ${(err as Error).message}` }]);
+  }
+  return parseRuleFile(text, file, opts);
+}
+
+/** `file` only names the source in messages. */
+export function parseRuleFile(text: string, file: string, opts: LoadOptions): RuleSet {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  const at = (offset: number, path: string, message: string): RuleProblem => ({ file, ...lineCounter.linePos(offset), path, message });
+
+  if (doc.errors.length > 0) {
+    // yaml's own message carries "at line X, column Y:" and a code frame; keep its first clause.
+    throw new RuleFileError(file, doc.errors.map((e) => at(e.pos[0], '', `YAML ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`)));
+  }
+
+  const data: unknown = doc.toJS();
+  const problems: RuleProblem[] = [];
+  const report = (path: PropertyKey[], message: string, key?: string) => {
+    const full = key === undefined ? path : [...path, key];
+    problems.push(at(locate(doc, full, key !== undefined), formatPath(full), message));
+  };
+
+  const parsed = ruleFile.safeParse(data);
+  if (!parsed.success) for (const issue of parsed.error.issues) reportIssue(issue, report);
+
+  // Cross-checks need the catalogue or the whole file; run them on every rule that parses alone.
+  const rawRules = isRecord(data) && Array.isArray(data.rules) ? data.rules : [];
+  const byId = new Map(opts.stations.map((s) => [s.id, s]));
+  const ids = new Map<string, number>();
+  const keys = new Map<string, string>();
+  rawRules.forEach((raw: unknown, i) => {
+    if (isRecord(raw) && typeof raw.id === 'string') {
+      const first = ids.get(raw.id);
+      if (first !== undefined) report(['rules', i, 'id'], `duplicate rule id "${raw.id}" (first used by rules[${first}])`);
+      else ids.set(raw.id, i);
+    }
+    if (!isRecord(raw) || typeof raw.station !== 'string') return;
+    const station = byId.get(raw.station);
+    if (!station) {
+      report(['rules', i, 'station'], `unknown station "${raw.station}" (known: ${[...byId.keys()].join(', ')})`);
+      return;
+    }
+    // Alarm levels are set by Decision 05/2020/QĐ-TTg and kept in the catalogue: the two must agree.
+    if (raw.metric === 'water_level' && Array.isArray(raw.levels)) {
+      raw.levels.forEach((spec: unknown, j) => {
+        if (!isRecord(spec) || typeof spec.value !== 'number') return;
+        const official = station.alarmLevels[String(spec.level)];
+        if (official !== undefined && Math.abs(official - spec.value) > 1e-9) {
+          report(['rules', i, 'levels', j, 'value'], `alarm level ${String(spec.level)} of ${station.id} is ${official} m in the station catalogue, not ${spec.value}`);
+        }
+      });
+    }
+    const one = levelRule.safeParse(raw);
+    if (!one.success) return;
+    const key = alertKey(one.data);
+    const owner = keys.get(key);
+    if (owner !== undefined) report(['rules', i, 'event', 'en'], `alert key "${key}" is already used by rule "${owner}": one alert per rule and station`);
+    else keys.set(key, one.data.id);
+  });
+
+  if (problems.length > 0 || !parsed.success) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new RuleFileError(file, problems);
+  }
+  return deepFreeze({ file, rules: parsed.data.rules });
+}
+
+function reportIssue(issue: z.core.$ZodIssue, report: (path: PropertyKey[], message: string, key?: string) => void): void {
+  if (issue.code === 'unrecognized_keys') {
+    for (const key of issue.keys) report(issue.path, 'unknown key', key);
+    return;
+  }
+  let message = issue.message.replace(/^Invalid input: /, '');
+  if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${message.replace(/, received undefined$/, '')})`;
+  report(issue.path, message);
+}
+
+/** Offset of the node at `path`, or of the deepest node that exists on the way (a missing key). */
+function locate(doc: Document, path: PropertyKey[], wantKey: boolean): number {
+  let node: Node | null = doc.contents;
+  let offset = node?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length && node; i++) {
+    const seg = path[i]!;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      if (!pair) break;
+      const keyNode = pair.key as Node | null;
+      const last = i === path.length - 1;
+      // Point at the key for unknown keys and empty values, at the value otherwise.
+      if (last && wantKey) return keyNode?.range?.[0] ?? offset;
+      node = (pair.value as Node | null) ?? null;
+      offset = node?.range?.[0] ?? keyNode?.range?.[0] ?? offset;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      node = (node.items[seg] as Node | undefined) ?? null;
+      offset = node?.range?.[0] ?? offset;
+    } else break;
+  }
+  return offset;
+}
+
+export function formatPath(path: PropertyKey[]): string {
+  return path.map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : `${i === 0 ? '' : '.'}${String(seg)}`)).join('');
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === 'object' && x !== null && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x)) deepFreeze(v);
+  }
+  return x;
+}
+
+export type ReloadResult = { ok: true; rules: RuleSet } | { ok: false; error: RuleFileError };
+
+/** Holds the rules in force; a reload with an invalid file is refused and the old rules stay. */
+export interface RulesRegistry {
+  readonly current: RuleSet;
+  reload(): ReloadResult;
+  /** Called with the new rule set after each successful reload; returns an unsubscribe function. */
+  onChange(listener: (rules: RuleSet) => void): () => void;
+}
+
+export function createRulesRegistry(file: string, opts: LoadOptions & { log?: Logger }): RulesRegistry {
+  let current = loadRuleFile(file, opts); // the first load throws: no rules, no engine
+  const listeners = new Set<(rules: RuleSet) => void>();
+  return {
+    get current() {
+      return current;
+    },
+    reload() {
+      try {
+        current = loadRuleFile(file, opts);
+      } catch (err) {
+        if (!(err instanceof RuleFileError)) throw err;
+        opts.log?.error({ code: err.code, problems: err.problems }, 'rule file refused; previous rules stay in force');
+        return { ok: false, error: err };
+      }
+      opts.log?.info({ file, rules: current.rules.length }, 'rules reloaded');
+      for (const listener of listeners) {
+        try {
+          listener(current);
+        } catch (err) {
+          opts.log?.error({ err }, 'rules change listener failed');
+        }
+      }
+      return { ok: true, rules: current };
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
