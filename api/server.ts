@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type preHandlerAsyncHookHandler } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Station } from '../platform/stations.ts';
@@ -30,7 +30,10 @@ export interface ApiDeps extends Omit<ApiOptions, 'tokens' | 'clock'> {
 
 /** Builds the HTTP API without listening, so tests can use `app.inject()` as well as a socket. */
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.log.child({ module: 'api' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: opts.log.child({ module: 'api' }) as FastifyBaseLogger, bodyLimit: 64 * 1024,
+    // one line per request would drown the log; errors and audit lines are still logged
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   installErrorHandler(app);
   const deps: ApiDeps = { ...opts, clock: opts.clock ?? Date, requireRole: bearerAuth(opts.tokens) };
 

@@ -1,0 +1,159 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createLogger } from './log.ts';
+import { registerDevice } from './devices.ts';
+import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
+
+const USAGE = `Usage: huewatch <command> [options]
+
+Commands:
+  start                          run the platform (broker, ingest, rules, API, simulator)
+      --services broker,ingest,rules,api   run only these services (env SERVICES)
+      --no-sim                   do not start the simulated stations (env SIM=0)
+      --scenario flood|calm      simulator scenario (env SIM_SCENARIO)
+  sim                            run the simulated stations against a running platform
+      --url mqtt://host:port     broker to connect to (default: this machine's MQTT_PORT)
+      --scenario flood|calm      --speed N (simulated s per real s)   --interval MS
+  device add <deviceId> --station <stationId>
+                                 register a device and print its secret (shown once)
+
+Configuration comes from environment variables; see README.md and .env.example.
+`;
+
+const out = (s: string) => process.stdout.write(s + '\n');
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(rest);
+      case 'sim':
+        return await sim(rest);
+      case 'device':
+        return await device(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`huewatch: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('HW_ERR_')) {
+      process.stderr.write(`huewatch: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function configWith(overrides: Record<string, string | undefined>): Config {
+  return loadConfig({ ...process.env, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) });
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { services: { type: 'string' }, 'no-sim': { type: 'boolean' }, scenario: { type: 'string' } } });
+  const config = configWith({ SERVICES: values.services, SIM: values['no-sim'] ? '0' : undefined, SIM_SCENARIO: values.scenario });
+  const log = createLogger(config.LOG_LEVEL);
+  const { startPlatform } = await import('./main.ts');
+  const platform = await startPlatform(config, log);
+  out(
+    [
+      'HueWatch is running.',
+      `  MQTT       ${platform.mqttUrl}`,
+      ...(platform.wsPort !== undefined ? [`  MQTT/WS    ws://${config.HOST}:${platform.wsPort}/mqtt`] : []),
+      ...(platform.httpUrl ? [`  HTTP API   ${platform.httpUrl}/api/v1/stations   (live alerts: ${platform.httpUrl}/api/v1/stream)`] : []),
+      `  data       ${resolve(config.DATA_DIR)}   (admin token and service secrets in secrets.json)`,
+      `  simulator  ${config.SIM ? `on, scenario "${config.SIM_SCENARIO}" at ${config.SIM_SPEED}x` : 'off'}`,
+      'Ctrl-C stops it.',
+    ].join('\n'),
+  );
+  await new Promise<void>((done) => {
+    const onSignal = (sig: string) => {
+      log.info({ signal: sig }, 'stopping');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      done();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await platform.stop();
+  return 0;
+}
+
+async function sim(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { url: { type: 'string' }, scenario: { type: 'string' }, speed: { type: 'string' }, interval: { type: 'string' } } });
+  const config = configWith({ SIM_SCENARIO: values.scenario, SIM_SPEED: values.speed, SIM_INTERVAL_MS: values.interval });
+  const log = createLogger(config.LOG_LEVEL);
+  const secrets = JSON.parse(await readFile(join(resolve(config.DATA_DIR), 'secrets.json'), 'utf8').catch(() => '{}')) as { simDevices?: Record<string, string> };
+  const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
+  const { startSimulator, simDeviceId } = await import('../firmware-sim/fleet.ts');
+  const devices = stations
+    .map((s) => ({ deviceId: simDeviceId(s.id), secret: secrets.simDevices?.[simDeviceId(s.id)], station: s }))
+    .filter((d): d is typeof d & { secret: string } => d.secret !== undefined);
+  if (devices.length === 0) {
+    process.stderr.write(`huewatch sim: no simulated devices are registered in ${config.DATA_DIR}/secrets.json; start the platform once with SIM=1\n`);
+    return 1;
+  }
+  const url = values.url ?? `mqtt://127.0.0.1:${config.MQTT_PORT}`;
+  const simulator = await startSimulator({ url, devices, scenario: config.SIM_SCENARIO, intervalMs: config.SIM_INTERVAL_MS, speed: config.SIM_SPEED, log });
+  out(`Simulating ${devices.length} devices against ${url} (scenario "${config.SIM_SCENARIO}"). Ctrl-C stops it.`);
+  await new Promise<void>((done) => process.once('SIGINT', () => done()).once('SIGTERM', () => done()));
+  await simulator.stop();
+  return 0;
+}
+
+async function device(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' } } });
+  const [sub, deviceId] = positionals;
+  if (sub !== 'add' || !deviceId || !values.station) {
+    process.stderr.write(`Usage: huewatch device add <deviceId> --station <stationId>\n`);
+    return 2;
+  }
+  const config = configWith({});
+  const dataDir = resolve(config.DATA_DIR);
+  const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
+  const { openEmbeddedStore } = await import('../store/duckdb.ts');
+  let secret: string;
+  let store: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
+  try {
+    store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: createLogger('silent') });
+  } catch (err) {
+    // The database file is locked while the platform runs: register through its API instead.
+    secret = await registerThroughApi(config, dataDir, deviceId, values.station, err as Error);
+  }
+  if (store) {
+    try {
+      ({ secret } = await registerDevice(store, stations, deviceId, values.station));
+    } finally {
+      await store.close();
+    }
+  }
+  out(`Registered ${deviceId} for station ${values.station}.`);
+  out(`  MQTT username: ${deviceId}`);
+  out(`  MQTT password: ${secret!}`);
+  out(`  publish to:    huewatch/v1/telemetry/${deviceId}`);
+  out('The secret is shown only now; store it in the device.');
+  return 0;
+}
+
+async function registerThroughApi(config: Config, dataDir: string, deviceId: string, station: string, cause: Error): Promise<string> {
+  const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => 'null')) as { adminToken?: string } | null;
+  const token = config.ADMIN_TOKEN ?? secrets?.adminToken;
+  if (!token) throw new Error(`cannot open the store (${cause.message}) and no admin token to use the API`);
+  const res = await fetch(`http://127.0.0.1:${config.HTTP_PORT}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ deviceId, station }),
+  });
+  const body = (await res.json()) as { secret?: string; code?: string; message?: string };
+  if (!res.ok || !body.secret) throw Object.assign(new Error(body.message ?? `API answered ${res.status}`), { code: body.code ?? 'HW_ERR_INTERNAL' });
+  return body.secret;
+}
