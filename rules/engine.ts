@@ -186,7 +186,8 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     await store.appendAlertEvent(event, obs);
     await publish(event);
     m.events.inc({ msgType: event.msgType });
-    log.info({ id: event.id, key: event.key, msgType: event.msgType, alertLevel: event.level, // not `level`: pino's own field eventSeq: event.eventSeq, value: reading.value }, 'alert event');
+    // `alertLevel`, not `level`: pino's own field would be overwritten
+    log.info({ id: event.id, key: event.key, msgType: event.msgType, alertLevel: event.level, eventSeq: event.eventSeq, value: reading.value }, 'alert event');
     events.emit('alert', event);
   }
 
