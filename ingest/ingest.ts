@@ -1,10 +1,10 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { ErrorCode, parseTopic, subscriptions, topics, decodeTelemetry } from '../contract/index.ts';
+import { Counter, type Registry } from 'prom-client';
+import { ErrorCode, parseTopic, subscriptions, decodeTelemetry } from '../contract/index.ts';
 import type { DeviceRecord, TimeSeriesStore } from '../store/types.ts';
 import { ThrottledLog } from '../platform/throttled-log.ts';
-import { normaliseReading } from './normalise.ts';
+import { createReadingSink } from './reading-sink.ts';
 
 export interface IngestDeps {
   /** connected as the `ingest` service account */
@@ -34,19 +34,13 @@ export function createIngest(deps: IngestDeps) {
   const badLog = new ThrottledLog(log, deps.badInputLogIntervalMs ?? 60_000, now);
 
   const received = new Counter({ name: 'huewatch_ingest_messages_total', help: 'Telemetry messages received', registers: [metrics] });
-  const stored = new Counter({ name: 'huewatch_ingest_readings_stored_total', help: 'Metric values written to the store', registers: [metrics] });
   const dropped = new Counter({
     name: 'huewatch_ingest_dropped_total',
     help: 'Telemetry messages dropped, by error code and device',
     labelNames: ['code', 'device'],
     registers: [metrics],
   });
-  const writeSeconds = new Histogram({
-    name: 'huewatch_ingest_write_seconds',
-    help: 'Time to write one message’s readings to the store',
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    registers: [metrics],
-  });
+  const accept = createReadingSink({ mqtt, store, metrics });
 
   // The device → station map changes rarely; cache it briefly to keep a store round trip off the hot path.
   const deviceCache = new Map<string, { rec: DeviceRecord | undefined; at: number }>();
@@ -75,16 +69,7 @@ export function createIngest(deps: IngestDeps) {
     const decoded = decodeTelemetry(payload, { now: now() });
     if (!decoded.ok) return drop(decoded.code, deviceId, topic, decoded.problem);
 
-    const batch = decoded.readings.map((r) => normaliseReading(r, deviceId, device.station));
-    const rows = batch.flatMap((b) => b.rows);
-    const end = writeSeconds.startTimer();
-    await store.writeReadings(rows);
-    end();
-    stored.inc(rows.length);
-    // Observations go out in observation-time order; the rules engine relies on it per station.
-    for (const { obs } of batch.sort((a, b) => a.obs.ts - b.obs.ts)) {
-      mqtt.publish(topics.obs(obs.station), JSON.stringify(obs), { qos: 1 });
-    }
+    await accept(deviceId, device.station, decoded.readings);
   }
 
   const filter = deps.shareGroup ? `$share/${deps.shareGroup}/${subscriptions.allTelemetry}` : subscriptions.allTelemetry;

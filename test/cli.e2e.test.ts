@@ -1,0 +1,74 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topics } from '../contract/index.ts';
+import { connectClient, tempDir, waitFor } from './helpers.ts';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
+
+/** The `huewatch` command as a technician uses it: a real child process, real ports, real signals. */
+describe('the huewatch command', () => {
+  let data: Awaited<ReturnType<typeof tempDir>>;
+  const env = () => ({ ...process.env, DATA_DIR: data.dir, HOST: '127.0.0.1', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'warn' });
+
+  beforeAll(async () => {
+    data = await tempDir();
+  });
+  afterAll(async () => {
+    await data.cleanup();
+  });
+
+  it('registers a device and prints its secret once', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'device', 'add', 'kl-07', '--station', 'kim-long'], { env: env() });
+    expect(stdout).toMatch(/MQTT username: kl-07/);
+    expect(stdout).toMatch(/MQTT password: [A-Za-z0-9_-]{20,}/);
+  });
+
+  it('refuses a device for a station that does not exist, naming the station', async () => {
+    const err = await run(process.execPath, [BIN, 'device', 'add', 'x-1', '--station', 'nowhere'], { env: env() }).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 1, stderr: expect.stringMatching(/no station "nowhere"/) });
+  });
+
+  it('refuses to start with a bad setting and names the key', async () => {
+    const err = await run(process.execPath, [BIN, 'start'], { env: { ...env(), HTTP_PORT: 'eighty' } }).catch((e: { code: number; stderr: string }) => e);
+    expect(err).toMatchObject({ code: 1, stderr: expect.stringMatching(/HTTP_PORT="eighty"/) });
+  });
+
+  it('starts the whole platform with simulated stations, takes a real device, and stops cleanly on Ctrl-C', async () => {
+    const secret = /MQTT password: (\S+)/.exec((await run(process.execPath, [BIN, 'device', 'add', 'kl-08', '--station', 'kim-long'], { env: env() })).stdout)![1]!;
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], { env: { ...env(), SIM: '1', SIM_INTERVAL_MS: '200', SIM_SPEED: '600' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => stdout.includes('Ctrl-C stops it.'), 20_000, 'the start banner');
+      const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(stdout)![1]!;
+      const httpUrl = /HTTP API\s+(http:\/\/[^/\s]+)/.exec(stdout)![1]!;
+      expect(stdout).toMatch(/MQTT\/WS\s+ws:\/\/127\.0\.0\.1:\d+\/mqtt/);
+
+      // The simulated rain gauge at Nam Đông reports over MQTT on its own.
+      await waitFor(async () => {
+        const body = (await (await fetch(`${httpUrl}/api/v1/stations/rg-nam-dong`)).json()) as { latest: Record<string, { device: string }> };
+        return body.latest.rainfall?.device === 'sim-rg-nam-dong';
+      }, 10_000, 'a simulated reading');
+
+      // A device registered while the platform runs goes through the API (the database is in use).
+      const { stdout: added } = await run(process.execPath, [BIN, 'device', 'add', 'kl-09', '--station', 'kim-long'], { env: { ...env(), HTTP_PORT: new URL(httpUrl).port } });
+      expect(added).toMatch(/MQTT password: \S+/);
+
+      const device = await connectClient(mqttUrl, { username: 'kl-08', password: secret, clientId: 'kl-08' });
+      await device.publishAsync(topics.telemetry('kl-08'), JSON.stringify({ ts: Date.now() - 1000, seq: 1, m: { water_level: 0.42 } }), { qos: 1 });
+      await device.endAsync();
+      await waitFor(async () => {
+        const body = (await (await fetch(`${httpUrl}/api/v1/stations/kim-long/series?metric=water_level&from=${Date.now() - 60_000}`)).json()) as { points: Array<{ value: number }> };
+        return body.points.some((p) => p.value === 0.42);
+      }, 2000, 'the device reading');
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
+  }, 60_000);
+});
