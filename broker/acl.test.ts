@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { authorize, isSubsetFilter, principalSchema, type Principal } from './acl.ts';
+
+const R = 'huewatch/v1';
+const dev: Principal = { role: 'device', deviceId: 'kim-long-01' };
+const other = 'huong-river-02';
+const ingest: Principal = { role: 'service', name: 'ingest' };
+const rules: Principal = { role: 'service', name: 'rules' };
+const api: Principal = { role: 'service', name: 'api' };
+const nodered: Principal = { role: 'service', name: 'nodered' };
+const resident: Principal = { role: 'resident' };
+const everyone = [dev, ingest, rules, api, nodered, resident];
+const name = (p: Principal) => (p.role === 'device' ? 'device' : p.role === 'service' ? `svc-${p.name}` : 'resident');
+
+type Row = [Principal, string, boolean, boolean?];
+
+describe('isSubsetFilter', () => {
+  it.each<[string, string, boolean]>([
+    ['a/b', 'a/b', true],
+    ['a/b', 'a/c', false],
+    ['a/b/c', 'a/#', true],
+    ['a', 'a/#', true], // `#` also matches the parent level [MQTT-4.7.1-2]
+    ['a/#', 'a/#', true],
+    ['a/+/c', 'a/#', true],
+    ['#', 'a/#', false],
+    ['+/b', 'a/#', false],
+    ['a/b', 'a/+', true],
+    ['a/+', 'a/+', true],
+    ['a/#', 'a/+', false],
+    ['a/b/c', 'a/+', false],
+    ['a', 'a/+', false],
+    ['a/+', 'a/b', false],
+    ['a/b/', 'a/b', false],
+    ['a//c', 'a/+/c', true],
+  ])('says %s within %s is %s', (filter, pattern, expected) => {
+    expect(isSubsetFilter(filter, pattern)).toBe(expected);
+  });
+});
+
+describe('authorize publish', () => {
+  const rows: Row[] = [
+    // a device publishes only its own four topics
+    [dev, `${R}/telemetry/kim-long-01`, true],
+    [dev, `${R}/status/kim-long-01`, true],
+    [dev, `${R}/vms/kim-long-01`, true],
+    [dev, `${R}/ais/kim-long-01`, true],
+    [dev, `${R}/telemetry/${other}`, false],
+    [dev, `${R}/status/${other}`, false],
+    [dev, `${R}/telemetry/kim-long-01/extra`, false],
+    [dev, `${R}/telemetry`, false],
+    [dev, `${R}/cmd/kim-long-01`, false],
+    [dev, `${R}/obs/kim-long-01`, false],
+    [dev, `${R}/alerts/kim-long/flood_kim-long`, false],
+    [dev, `$SYS/broker/x`, false],
+    [dev, `${R}/telemetry/+`, false],
+    [dev, `${R}/telemetry/#`, false],
+    [dev, `other/root`, false],
+    // only status may be retained by a device
+    [dev, `${R}/status/kim-long-01`, true, true],
+    [dev, `${R}/telemetry/kim-long-01`, false, true],
+    [dev, `${R}/vms/kim-long-01`, false, true],
+    // services
+    [ingest, `${R}/obs/kim-long`, true],
+    [ingest, `${R}/obs/kim-long`, false, true],
+    [ingest, `${R}/alerts/kim-long/x`, false],
+    [ingest, `${R}/telemetry/kim-long-01`, false],
+    [rules, `${R}/alerts/kim-long/flood_kim-long`, true],
+    [rules, `${R}/alerts/kim-long/flood_kim-long`, true, true],
+    [rules, `${R}/obs/kim-long`, false],
+    [api, `${R}/cmd/kim-long-01`, true],
+    [api, `${R}/cmd/kim-long-01`, true, true],
+    [api, `${R}/alerts/kim-long/manual`, false],
+    [nodered, `${R}/alerts/kim-long/x`, false],
+    [nodered, `${R}/obs/x`, false],
+    [rules, `$SYS/x`, false],
+    // residents publish nothing
+    [resident, `${R}/alerts/kim-long/x`, false],
+    [resident, `${R}/obs/x`, false],
+    [resident, `${R}/telemetry/x`, false],
+    [resident, `anything`, false],
+  ];
+  it.each(rows)('lets %j publish to %s: %s (retain %s)', (p, topic, expected, retain) => {
+    expect(authorize(p, 'publish', topic, { retain })).toBe(expected);
+  });
+
+  it('lets nobody but the rules service publish an alert', () => {
+    for (const p of everyone) {
+      expect(authorize(p, 'publish', `${R}/alerts/kim-long/flood_kim-long`), name(p)).toBe(p === rules);
+    }
+  });
+
+  it('refuses empty topics and topics with NUL or wildcards for everyone', () => {
+    for (const p of everyone) {
+      for (const topic of ['', `${R}/obs/a\u0000b`, `${R}/alerts/+/x`, `${R}/obs/#`]) {
+        expect(authorize(p, 'publish', topic), `${name(p)} ${topic}`).toBe(false);
+      }
+    }
+  });
+});
+
+describe('authorize subscribe', () => {
+  const rows: Row[] = [
+    [dev, `${R}/cmd/kim-long-01`, true],
+    [dev, `${R}/cmd/${other}`, false],
+    [dev, `${R}/cmd/+`, false],
+    [dev, `${R}/cmd/#`, false],
+    [dev, `${R}/#`, false],
+    [dev, `#`, false],
+    [dev, `${R}/telemetry/kim-long-01`, false],
+    [dev, `${R}/alerts/#`, false],
+    [dev, `$share/g/${R}/cmd/kim-long-01`, false],
+    [dev, `$SYS/#`, false],
+    [ingest, `${R}/telemetry/+`, true],
+    [ingest, `${R}/status/+`, true],
+    [ingest, `${R}/vms/+`, true],
+    [ingest, `${R}/ais/+`, true],
+    [ingest, `${R}/telemetry/kim-long-01`, true],
+    [ingest, `$share/ingest/${R}/telemetry/+`, true],
+    [ingest, `$share/ingest/${R}/ais/+`, true],
+    [ingest, `$share//${R}/telemetry/+`, false],
+    [ingest, `$share/ingest/${R}/#`, false],
+    [ingest, `${R}/telemetry/#`, false], // `#` reaches deeper levels than `+`
+    [ingest, `${R}/+/+`, false],
+    [ingest, `${R}/obs/#`, false],
+    [ingest, `$SYS/#`, true],
+    [ingest, `$SYS/+/heartbeat`, true],
+    [rules, `${R}/obs/#`, true],
+    [rules, `${R}/obs/+`, true],
+    [rules, `${R}/alerts/#`, true],
+    [rules, `$share/rules/${R}/obs/#`, true],
+    [rules, `${R}/telemetry/+`, false],
+    [api, `${R}/alerts/#`, true],
+    [api, `${R}/obs/#`, true],
+    [api, `${R}/status/#`, true],
+    [api, `${R}/status/+`, true],
+    [api, `${R}/cmd/#`, false],
+    [api, `${R}/telemetry/+`, false],
+    [nodered, `${R}/alerts/#`, true],
+    [nodered, `${R}/alerts/kim-long/#`, true],
+    [nodered, `${R}/obs/#`, false],
+    [resident, `${R}/alerts/#`, true],
+    [resident, `${R}/alerts/kim-long/#`, true],
+    [resident, `${R}/alerts/+/#`, true],
+    [resident, `${R}/alerts/kim-long/flood_kim-long`, true],
+    [resident, `${R}/alerts`, true],
+    [resident, `${R}/obs/#`, true],
+    [resident, `${R}/obs/+`, true],
+    [resident, `${R}/telemetry/#`, false],
+    [resident, `${R}/status/+`, false],
+    [resident, `${R}/cmd/#`, false],
+    [resident, `${R}/#`, false],
+    [resident, `${R}/+/kim-long`, false],
+    [resident, `#`, false],
+    [resident, `+/v1/alerts/#`, false],
+    [resident, `$SYS/#`, false],
+    [resident, `$share/g/${R}/alerts/#`, false],
+  ];
+  it.each(rows)('lets %j subscribe to %s: %s', (p, filter, expected) => {
+    expect(authorize(p, 'subscribe', filter)).toBe(expected);
+  });
+
+  it('refuses malformed filters for everyone', () => {
+    for (const p of everyone) {
+      for (const f of ['', `${R}/alerts/#/x`, `${R}/alerts/kim#`, `${R}/alerts/k+`, `${R}/alerts/\u0000`]) {
+        expect(authorize(p, 'subscribe', f), `${name(p)} ${f}`).toBe(false);
+      }
+    }
+  });
+
+  it('never widens a device pattern with an id that is not one safe topic level', () => {
+    for (const deviceId of ['+', '#', 'a/b', '']) {
+      const p = { role: 'device', deviceId } as Principal;
+      expect(principalSchema.safeParse(p).success).toBe(false);
+      expect(authorize(p, 'subscribe', `${R}/cmd/${deviceId}`)).toBe(false);
+      expect(authorize(p, 'publish', `${R}/telemetry/${deviceId}`)).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { ID_PATTERN, TOPIC_ROOT } from '../contract/topics.ts';
+
+/**
+ * Who may publish and subscribe where (DESIGN.md "Who may do what"). Pure: no I/O, no clock, so
+ * the whole table is tested without a socket. The broker (server.ts) calls it from aedes' hooks.
+ */
+
+export const SERVICE_NAMES = ['ingest', 'rules', 'api', 'nodered'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const principalSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('device'), deviceId: z.string().regex(ID_PATTERN) }),
+  z.object({ role: z.literal('service'), name: z.enum(SERVICE_NAMES) }),
+  z.object({ role: z.literal('resident') }),
+]);
+export type Principal = z.infer<typeof principalSchema>;
+
+export type Action = 'publish' | 'subscribe';
+
+interface Grant {
+  /** a topic filter in our tree; `{id}` is replaced by the device's own id */
+  pattern: string;
+  /** publish grants only: may the message be retained */
+  retain?: boolean;
+}
+interface Grants {
+  publish: readonly Grant[];
+  subscribe: readonly Grant[];
+  /** may use `$share/{group}/…` forms of its subscribe grants (workers scale out that way) */
+  shared?: boolean;
+  /** may read `$SYS/#` (broker heartbeat, client events) */
+  sys?: boolean;
+}
+
+const t = (rest: string) => `${TOPIC_ROOT}/${rest}`;
+
+const DEVICE: Grants = {
+  publish: [
+    { pattern: t('telemetry/{id}') },
+    { pattern: t('status/{id}'), retain: true }, // retained online state and last will
+    { pattern: t('vms/{id}') },
+    { pattern: t('ais/{id}') },
+  ],
+  subscribe: [{ pattern: t('cmd/{id}') }],
+};
+
+const SERVICES: Record<ServiceName, Grants> = {
+  ingest: {
+    publish: [{ pattern: t('obs/#') }],
+    subscribe: ['telemetry/+', 'status/+', 'vms/+', 'ais/+'].map((p) => ({ pattern: t(p) })),
+    shared: true,
+    sys: true,
+  },
+  rules: {
+    // the only writer of alerts; retained while an alert is active (DESIGN.md wire contract)
+    publish: [{ pattern: t('alerts/#'), retain: true }],
+    subscribe: [{ pattern: t('obs/#') }, { pattern: t('alerts/#') }],
+    shared: true,
+    sys: true,
+  },
+  api: {
+    // cmd is retained desired config (wire contract): a device that reconnects gets it at once
+    publish: [{ pattern: t('cmd/#'), retain: true }],
+    subscribe: [{ pattern: t('alerts/#') }, { pattern: t('obs/#') }, { pattern: t('status/#') }],
+    shared: true,
+    sys: true,
+  },
+  nodered: { publish: [], subscribe: [{ pattern: t('alerts/#') }], shared: true, sys: true },
+};
+
+const RESIDENT: Grants = {
+  publish: [],
+  subscribe: [{ pattern: t('alerts/#') }, { pattern: t('obs/#') }],
+};
+
+function grantsOf(p: Principal): Grants {
+  switch (p.role) {
+    case 'device':
+      return DEVICE;
+    case 'service':
+      return SERVICES[p.name];
+    case 'resident':
+      return RESIDENT;
+  }
+}
+
+/**
+ * Is every topic matched by `filter` also matched by `pattern`? Level by level: `#` in the pattern
+ * covers the rest, including the parent level itself [MQTT-4.7.1-2]; `+` in the pattern covers one
+ * level, which may be `+` in the filter; a wildcard in the filter where the pattern has a literal
+ * reaches topics the pattern does not.
+ */
+export function isSubsetFilter(filter: string, pattern: string): boolean {
+  const f = filter.split('/');
+  const p = pattern.split('/');
+  for (let i = 0; i < p.length; i++) {
+    const pl = p[i]!;
+    if (pl === '#') return true;
+    if (i >= f.length) return false;
+    const fl = f[i]!;
+    if (fl === '#') return false;
+    if (pl === '+') continue;
+    if (fl !== pl) return false;
+  }
+  return f.length === p.length;
+}
+
+/** A well-formed filter: `#` only as the whole last level, `+` only as a whole level [MQTT-4.7.1-2/3]. */
+function validFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.includes('\u0000')) return false; // [MQTT-4.7.3-1], [MQTT-4.7.3-2]
+  const levels = filter.split('/');
+  return levels.every((l, i) => {
+    if (l === '#') return i === levels.length - 1;
+    return l === '+' || (!l.includes('#') && !l.includes('+'));
+  });
+}
+
+/** A topic name carries no wildcards [MQTT-3.3.2-2]. */
+function validTopic(topic: string): boolean {
+  return topic.length > 0 && !/[#+\u0000]/.test(topic);
+}
+
+function fill(pattern: string, p: Principal): string | undefined {
+  if (!pattern.includes('{id}')) return pattern;
+  // a device id is one safe topic level; anything else must not widen a pattern
+  if (p.role !== 'device' || !ID_PATTERN.test(p.deviceId)) return undefined;
+  return pattern.replace('{id}', p.deviceId);
+}
+
+/** `$share/{group}/{filter}` → `{filter}`; undefined when malformed. */
+function unshare(filter: string): string | undefined {
+  const m = /^\$share\/([^/#+]+)\/(.+)$/.exec(filter);
+  return m ? m[2] : undefined;
+}
+
+export function authorize(principal: Principal, action: Action, topicOrFilter: string, opts: { retain?: boolean } = {}): boolean {
+  const grants = grantsOf(principal);
+  if (action === 'publish') {
+    // `$SYS/` is the broker's own; nobody publishes there. `$`-topics in general are not ours.
+    if (!validTopic(topicOrFilter) || topicOrFilter.startsWith('$')) return false;
+    return grants.publish.some((g) => {
+      const pattern = fill(g.pattern, principal);
+      if (pattern === undefined || !isSubsetFilter(topicOrFilter, pattern)) return false;
+      return !opts.retain || g.retain === true;
+    });
+  }
+
+  let filter = topicOrFilter;
+  if (filter.startsWith('$share/')) {
+    const inner = unshare(filter);
+    if (inner === undefined || !grants.shared) return false;
+    filter = inner;
+  }
+  if (!validFilter(filter)) return false;
+  if (filter.startsWith('$')) {
+    return grants.sys === true && isSubsetFilter(filter, '$SYS/#');
+  }
+  return grants.subscribe.some((g) => {
+    const pattern = fill(g.pattern, principal);
+    return pattern !== undefined && isSubsetFilter(filter, pattern);
+  });
+}
