@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../platform/main.ts';
-import { connectClient, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
+import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
 import { topics } from '../contract/index.ts';
 
 /** The HTTP API's contract: answers, aggregation and stable error codes, over a real socket. */
@@ -17,12 +17,7 @@ describe('the HTTP API', () => {
   beforeAll(async () => {
     data = await tempDir();
     platform = await startTestPlatform(data.dir);
-    const res = await fetch(platform.httpUrl + '/api/v1/devices', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${platform.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ deviceId: 'rg-01', station: 'rg-nam-dong' }),
-    });
-    const { secret } = (await res.json()) as { secret: string };
+    const secret = await registerDevice(platform, 'rg-01', 'rg-nam-dong');
     const device = await connectClient(platform.mqttUrl, { username: 'rg-01', password: secret, clientId: 'rg-01' });
     // Two hours of 15-minute rain: 1, 2, … 8 mm.
     const flush = Array.from({ length: 8 }, (_, i) => ({ ts: t0 + i * 15 * 60_000, seq: i + 1, m: { rainfall: i + 1 } }));

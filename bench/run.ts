@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { decodeTelemetry, topics } from '../contract/index.ts';
 import { normaliseReading } from '../ingest/normalise.ts';
-import { connectClient, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
+import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
 
 const print = (name: string, value: number, unit: string) => process.stdout.write(`${name.padEnd(48)} ${value.toFixed(value < 10 ? 2 : 0).padStart(10)} ${unit}\n`);
 
@@ -27,12 +27,7 @@ async function benchEndToEnd() {
   const data = await tempDir('huewatch-bench-');
   const platform = await startTestPlatform(data.dir);
   try {
-    const res = await fetch(platform.httpUrl + '/api/v1/devices', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${platform.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ deviceId: 'bench-01', station: 'kim-long' }),
-    });
-    const { secret } = (await res.json()) as { secret: string };
+    const secret = await registerDevice(platform, 'bench-01', 'kim-long');
     const device = await connectClient(platform.mqttUrl, { username: 'bench-01', password: secret, clientId: 'bench-01' });
     const N = 5_000;
     const t0 = Date.now() - 2 * 86400_000;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { topics } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
-import { collect, connectClient, startTestPlatform, tempDir, waitFor } from './helpers.ts';
+import { collect, connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from './helpers.ts';
 
 /**
  * Who may publish what, and what bad input costs: a refused or malformed message is counted and
@@ -32,12 +32,7 @@ describe('the platform under bad input and forbidden publishes', () => {
     data = await tempDir();
     platform = await startTestPlatform(data.dir, { MAX_PAYLOAD_BYTES: String(64 * 1024) });
     for (const [deviceId, station] of [['kl-01', 'kim-long'], ['pb-01', 'phu-oc']]) {
-      const res = await fetch(platform.httpUrl + '/api/v1/devices', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${platform.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ deviceId, station }),
-      });
-      secrets[deviceId!] = ((await res.json()) as { secret: string }).secret;
+      secrets[deviceId!] = await registerDevice(platform, deviceId!, station!);
     }
     good = await connectClient(platform.mqttUrl, { username: 'pb-01', password: secrets['pb-01'], clientId: 'pb-01' });
     bad = await connectClient(platform.mqttUrl, { username: 'kl-01', password: secrets['kl-01'], clientId: 'kl-01' });

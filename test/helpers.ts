@@ -104,3 +104,15 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     },
   };
 }
+
+/** Registers a device through the API with the platform's admin token; returns its secret. */
+export async function registerDevice(platform: Platform, deviceId: string, station: string): Promise<string> {
+  const res = await fetch(platform.httpUrl + '/api/v1/devices', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${platform.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ deviceId, station }),
+  });
+  const body = (await res.json()) as { secret?: string; message?: string };
+  if (res.status !== 201 || !body.secret) throw new Error(`registering ${deviceId}: ${res.status} ${body.message ?? ''}`);
+  return body.secret;
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { alertEvent, subscriptions, topics, type AlertEvent } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
-import { collect, connectClient, openSse, startTestPlatform, tempDir, waitFor } from './helpers.ts';
+import { collect, connectClient, openSse, registerDevice, startTestPlatform, tempDir, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
 
@@ -33,13 +33,7 @@ describe('the platform end to end', () => {
   beforeAll(async () => {
     data = await tempDir();
     platform = await startTestPlatform(data.dir);
-    const reg = await api('/api/v1/devices', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${platform.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ deviceId: 'kl-01', station: 'kim-long' }),
-    });
-    expect(reg.status).toBe(201);
-    secret = reg.body.secret;
+    secret = await registerDevice(platform, 'kl-01', 'kim-long');
     device = await connectClient(platform.mqttUrl, { username: 'kl-01', password: secret, clientId: 'kl-01' });
   });
 
@@ -61,12 +55,8 @@ describe('the platform end to end', () => {
 
   it('accepts a reading published with mosquitto_pub', async () => {
     // A second gauge at Kim Long: the broker ties a device's MQTT client id to its device id.
-    const reg = await api('/api/v1/devices', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${platform.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ deviceId: 'kl-02', station: 'kim-long' }),
-    });
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(platform.mqttPort), '-u', 'kl-02', '-P', reg.body.secret, '-i', 'kl-02', '-q', '1',
+    const secret2 = await registerDevice(platform, 'kl-02', 'kim-long');
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(platform.mqttPort), '-u', 'kl-02', '-P', secret2, '-i', 'kl-02', '-q', '1',
       '-t', topics.telemetry('kl-02'), '-m', JSON.stringify({ ts: at(5), m: { water_level: 0.9 } })]);
     await waitFor(async () => (await latestLevel())?.value === 0.9, 1000, 'the mosquitto_pub reading');
   });
