@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { canRetryHttpCall, HttpError, type WriteApi } from '@influxdata/influxdb-client';
+import type { Logger } from '../platform/log.ts';
+import { InfluxErrorCode, InfluxStoreError } from './influxql.ts';
+import { StoreError, StoreErrorCode } from './serial-queue.ts';
+
+/** The write knobs; defaults and the reasons for them are in DEFAULT_INFLUX_WRITE_OPTIONS (influx.ts). */
+export interface InfluxWriteOptions {
+  /** lines per HTTP write */
+  batchSize: number;
+  /** request bodies larger than this many bytes are gzipped */
+  gzipThreshold: number;
+  /** retries of a failed batch inside one writeReadings call, after the first attempt */
+  maxRetries: number;
+  /** first retry delay, doubled per attempt up to maxRetryDelay (ms) */
+  minRetryDelay: number;
+  maxRetryDelay: number;
+  /** random 0..retryJitter ms added to each delay */
+  retryJitter: number;
+  /** a batch is given up once retrying it would take longer than this (ms) */
+  maxRetryTime: number;
+  /** lines accepted but not yet sent; beyond it writeReadings fails with HW_ERR_STORE_BUSY */
+  maxBufferLines: number;
+}
+
+interface Job {
+  lines: string[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit over the client's WriteApi. Callers' lines queue up while one batch is in flight;
+ * the next batch takes every waiting caller (up to batchSize lines) and each caller's promise
+ * settles with the batch that carried its last line. One batch in flight at a time, so batches
+ * reach the server in call order and a later rewrite of a point wins.
+ *
+ * The WriteApi is used for its transport (gzip, timeouts, auth, the v2 write path) and flushed
+ * explicitly: its own batch-size trigger and flush timer would send lines whose failure reaches
+ * no caller, and its retry buffer would retry after the caller has been told the write failed
+ * (ingest then spools and replays: two writers of the same lines). Retries happen here instead,
+ * inside the caller's await.
+ */
+export class GroupCommitWriter {
+  #pending: Job[] = [];
+  #pendingLines = 0;
+  #draining = false;
+  #idle: Promise<void> = Promise.resolve();
+  #closed = false;
+  readonly #stopRetries = new AbortController();
+
+  constructor(
+    private readonly api: WriteApi,
+    private readonly opts: Readonly<InfluxWriteOptions>,
+    private readonly log: Logger,
+  ) {}
+
+  write(lines: string[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreError(StoreErrorCode.CLOSED, 'influx store is closed'));
+    // an empty queue takes any call, however large, so no call can be refused forever
+    if (this.#pendingLines > 0 && this.#pendingLines + lines.length > this.opts.maxBufferLines) {
+      return Promise.reject(new StoreError(StoreErrorCode.BUSY, `${this.#pendingLines} lines already wait for InfluxDB`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ lines, resolve, reject });
+      this.#pendingLines += lines.length;
+      if (!this.#draining) {
+        this.#draining = true;
+        this.#idle = this.#drain();
+      }
+    });
+  }
+
+  /** Sends what is queued (one attempt per batch, no more retries), then closes the WriteApi. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopRetries.abort();
+    await this.#idle;
+    await this.api.close();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#pending.length > 0) {
+        const jobs: Job[] = [];
+        const lines: string[] = [];
+        // whole callers until the batch is full; one caller larger than a batch goes out in several
+        while (this.#pending.length > 0 && (lines.length === 0 || lines.length + this.#pending[0]!.lines.length <= this.opts.batchSize)) {
+          const job = this.#pending.shift()!;
+          jobs.push(job);
+          for (const line of job.lines) lines.push(line);
+        }
+        this.#pendingLines -= lines.length;
+        try {
+          for (let i = 0; i < lines.length; i += this.opts.batchSize) await this.#send(lines.slice(i, i + this.opts.batchSize));
+          for (const job of jobs) job.resolve();
+        } catch (err) {
+          for (const job of jobs) job.reject(err);
+        }
+      }
+    } finally {
+      // runs in the same turn as the last empty check, so a write() arriving later starts a new drain
+      this.#draining = false;
+    }
+  }
+
+  async #send(batch: string[]): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      // writeRecords + flush in one synchronous turn: the WriteApi buffer holds exactly this batch
+      this.api.writeRecords(batch);
+      try {
+        await this.api.flush();
+        return;
+      } catch (err) {
+        const delay = this.#delay(attempt, err);
+        const giveUp = !retriable(err) || attempt > this.opts.maxRetries || this.#closed
+          || Date.now() - started + delay > this.opts.maxRetryTime;
+        if (giveUp) throw toStoreError(err, attempt);
+        this.log.warn({ err: String(err), attempt, delayMs: delay, lines: batch.length }, 'InfluxDB write failed, retrying');
+        try {
+          await sleep(delay, undefined, { signal: this.#stopRetries.signal });
+        } catch {
+          throw toStoreError(err, attempt); // closing: stop retrying, report the write's own failure
+        }
+      }
+    }
+  }
+
+  /** Exponential backoff with jitter; a server's Retry-After (seconds, RFC 9110 §10.2.3) is a floor. */
+  #delay(attempt: number, err: unknown): number {
+    const backoff = Math.min(this.opts.minRetryDelay * 2 ** (attempt - 1), this.opts.maxRetryDelay);
+    const retryAfter = err instanceof HttpError ? err.retryAfter() * 1000 : 0;
+    return Math.max(backoff, retryAfter) + Math.round(Math.random() * this.opts.retryJitter);
+  }
+}
+
+/**
+ * The client's rule (network errors, 408/425/429/5xx) minus 404: a missing bucket or database is
+ * configuration, and retrying it only delays the caller's spool.
+ */
+function retriable(err: unknown): boolean {
+  if (err instanceof HttpError && err.statusCode === 404) return false;
+  return canRetryHttpCall(err);
+}
+
+function toStoreError(err: unknown, attempts: number): InfluxStoreError {
+  const status = err instanceof HttpError ? err.statusCode : undefined;
+  const code = retriable(err) ? InfluxErrorCode.UNAVAILABLE : InfluxErrorCode.REJECTED;
+  const what = err instanceof Error ? err.message : String(err);
+  return new InfluxStoreError(code, `InfluxDB write failed after ${attempts} attempt(s): ${what}`, status);
+}

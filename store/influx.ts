@@ -1,0 +1,259 @@
+import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
+import { isMetric, METRIC_NAMES, METRICS, type MetricName } from '../contract/metrics.ts';
+import type { Logger } from '../platform/log.ts';
+import { GroupCommitWriter, type InfluxWriteOptions } from './influx-writer.ts';
+import { badRequest, ident, literal, runInfluxQL, type QueryTarget, type StatementResult } from './influxql.ts';
+import { escapeKey, escapeMeasurement, formatFloat, LineProtocolError, quoteString } from './line-protocol.ts';
+import { StoreError, StoreErrorCode } from './serial-queue.ts';
+import {
+  AGGREGATES, type Aggregate, type LatestValue, type SeriesPoint, type SeriesQuery, type StoredReading, type TimeSeriesStore,
+} from './types.ts';
+
+export type { InfluxWriteOptions } from './influx-writer.ts';
+export { InfluxErrorCode, InfluxStoreError } from './influxql.ts';
+
+export interface InfluxStoreOptions {
+  /** base URL, e.g. http://influxdb:8086 */
+  url: string;
+  /** API token (InfluxDB 2/3); leave empty for InfluxDB 1.x without auth */
+  token?: string;
+  org: string;
+  bucket: string;
+  log: Logger;
+  writeOptions?: Partial<InfluxWriteOptions>;
+  /** InfluxQL DBRP mapping of the bucket: database (default: the bucket name) and retention policy */
+  database?: string;
+  retentionPolicy?: string;
+  /** per HTTP request, writes and queries */
+  timeoutMs?: number;
+}
+
+/**
+ * Chosen on purpose (FACTS.md: the client's defaults flush every 60 s and gzip every batch).
+ * There is no flush timer at all: each writeReadings is sent at once, together with whatever else
+ * is waiting (GroupCommitWriter), so an alert-path reading waits one round trip, not an interval.
+ */
+export const DEFAULT_INFLUX_WRITE_OPTIONS: Readonly<InfluxWriteOptions> = Object.freeze({
+  // InfluxDB's recommended batch (docs "Optimize writes": 5,000 lines); 1.6.7 here takes ~450k points/s so
+  batchSize: 5000,
+  // ~0.5 MB per full batch, so on the LAN (InfluxDB beside us in compose) gzip never runs: it costs
+  // ~40 % of the client's CPU at high rates (FACTS.md) to save bandwidth that is free there. For
+  // InfluxDB Cloud over a WAN set it to ~16 KiB.
+  gzipThreshold: 1 << 20,
+  // 0.5 + 1 + 2 s (+ jitter) rides out an InfluxDB restart or a compaction stall while the caller
+  // still holds the MQTT ack; past that the durable retry is ingest's on-disk spool (DESIGN.md),
+  // not memory. The client's defaults (5 retries, 5–125 s, up to 180 s) would hold acks for minutes.
+  maxRetries: 3,
+  minRetryDelay: 500,
+  maxRetryDelay: 4000,
+  maxRetryTime: 15_000,
+  // several ingest workers ($share group) fail together when InfluxDB restarts: spread their retries
+  retryJitter: 250,
+  // 10 batches (~5 MB) may wait; beyond it callers get HW_ERR_STORE_BUSY and spool to disk
+  maxBufferLines: 50_000,
+});
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const INFLUXQL_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', last: 'last', sum: 'sum' };
+const MEASUREMENTS = [...new Set(METRIC_NAMES.map((m) => METRICS[m].measurement))];
+
+/**
+ * Schema (store/README.md "InfluxDB adapter"): measurement = the metric's domain, one tag
+ * `station`, and per metric the fields `<metric>` (float value), `<metric>_quality`,
+ * `<metric>_device` and `<metric>_seq` (integer). Several metrics of one domain share a point
+ * (station, time), so quality/device/seq carry the metric's name or the last metric written would
+ * overwrite the others'.
+ */
+export const fieldKeys = (metric: MetricName) =>
+  ({ value: metric, quality: `${metric}_quality`, device: `${metric}_device`, seq: `${metric}_seq` }) as const;
+
+export async function openInfluxStore(opts: InfluxStoreOptions): Promise<InfluxStore> {
+  const log = opts.log.child({ module: 'store-influx' });
+  const write = Object.freeze({ ...DEFAULT_INFLUX_WRITE_OPTIONS, ...opts.writeOptions });
+  for (const [k, v] of Object.entries(write)) {
+    if (!Number.isFinite(v) || v < 0) throw badRequest(`writeOptions.${k} must be a non-negative number, got ${v}`);
+  }
+  if (write.batchSize < 1) throw badRequest('writeOptions.batchSize must be at least 1');
+  const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // the client's logger is process-wide; its messages repeat what we log with context, so debug
+  setLogger({ error: (msg, err) => log.debug({ err: String(err) }, msg), warn: (msg, err) => log.debug({ err: String(err) }, msg) });
+  const client = new InfluxDB({ url: opts.url, token: opts.token ?? '', timeout });
+  const api = client.getWriteApi(opts.org, opts.bucket, 'ms', {
+    // one past ours: the client's own size trigger must never fire (its sends report to nobody)
+    batchSize: write.batchSize + 1,
+    maxBatchBytes: Number.MAX_SAFE_INTEGER,
+    flushInterval: 0, // no timer: GroupCommitWriter flushes every batch itself
+    gzipThreshold: write.gzipThreshold,
+    maxRetries: 0, // retries live in GroupCommitWriter, inside the caller's await
+    maxBufferLines: 1, // the client's retry buffer stays unused with maxRetries 0
+  });
+  const target: QueryTarget = Object.freeze({
+    url: opts.url.replace(/\/+$/, ''), token: opts.token, database: opts.database ?? opts.bucket,
+    retentionPolicy: opts.retentionPolicy, timeoutMs: timeout,
+  });
+  log.info({ url: opts.url, bucket: opts.bucket, database: target.database, batchSize: write.batchSize }, 'influx store open');
+  return new InfluxStore(new GroupCommitWriter(api, write, log), target);
+}
+
+export class InfluxStore implements TimeSeriesStore {
+  #closing: Promise<void> | undefined;
+
+  constructor(private readonly writer: GroupCommitWriter, private readonly target: QueryTarget) {}
+
+  /** Resolves once InfluxDB has answered 204 for every line of `rows`. */
+  async writeReadings(rows: readonly StoredReading[]): Promise<void> {
+    if (this.#closing) throw closedError();
+    if (rows.length === 0) return;
+    await this.writer.write(toLines(rows));
+  }
+
+  async series(q: SeriesQuery): Promise<SeriesPoint[]> {
+    const measurement = measurementOf(q.metric);
+    requireInt('from', q.from);
+    requireInt('to', q.to);
+    if (q.to <= q.from) return [];
+    const where = `WHERE "station" = ${literal(q.station)} AND time >= ${q.from}ms AND time < ${q.to}ms`;
+    let statement: string;
+    if (q.every === undefined) {
+      statement = `SELECT ${ident(q.metric)} FROM ${ident(measurement)} ${where}`;
+    } else {
+      if (!Number.isSafeInteger(q.every) || q.every <= 0) throw badRequest(`every must be a positive integer of ms, got ${q.every}`);
+      const fn = q.fn ?? 'mean';
+      if (!AGGREGATES.includes(fn)) throw badRequest(`unknown aggregate "${String(fn)}"`);
+      // GROUP BY time() buckets count from the Unix epoch in UTC and are labelled with their start;
+      // fill(none) leaves empty buckets out
+      statement = `SELECT ${INFLUXQL_FN[fn]}(${ident(q.metric)}) FROM ${ident(measurement)} ${where} GROUP BY time(${q.every}ms) fill(none)`;
+    }
+    const [result] = await this.#query([statement]);
+    return rowsOf(result).filter((r) => typeof r[1] === 'number').map((r) => ({ ts: Number(r[0]), value: r[1] as number }));
+  }
+
+  async latest(station: string): Promise<LatestValue[]> {
+    // one statement per metric: with a single selector, InfluxQL returns the other fields of the
+    // point it selected (so quality and device belong to the last value) and that point's time
+    const statements = METRIC_NAMES.map((m) => {
+      const k = fieldKeys(m);
+      return `SELECT last(${ident(k.value)}) AS "value", ${ident(k.quality)} AS "quality", ${ident(k.device)} AS "device" `
+        + `FROM ${ident(METRICS[m].measurement)} WHERE "station" = ${literal(station)}`;
+    });
+    const results = await this.#query(statements);
+    const out: LatestValue[] = [];
+    results.forEach((result, i) => {
+      const row = rowsOf(result)[0];
+      if (!row || typeof row[1] !== 'number') return;
+      out.push({
+        metric: METRIC_NAMES[i]!, value: row[1], ts: Number(row[0]),
+        quality: row[2] === 'out_of_range' ? 'out_of_range' : 'ok', device: typeof row[3] === 'string' ? row[3] : '',
+      });
+    });
+    return out;
+  }
+
+  async count(filter: { station?: string; metric?: MetricName } = {}): Promise<number> {
+    const where = filter.station === undefined ? '' : ` WHERE "station" = ${literal(filter.station)}`;
+    const groups = filter.metric === undefined
+      ? MEASUREMENTS.map((ms) => ({ ms, metrics: METRIC_NAMES.filter((m) => METRICS[m].measurement === ms) }))
+      : [{ ms: measurementOf(filter.metric), metrics: [filter.metric] }];
+    // a reading is one value field; quality/device/seq are its attributes, not readings
+    const statements = groups.map(({ ms, metrics }) =>
+      `SELECT ${metrics.map((m) => `count(${ident(m)}) AS ${ident(m)}`).join(', ')} FROM ${ident(ms)}${where}`);
+    let total = 0;
+    for (const result of await this.#query(statements)) {
+      for (const row of rowsOf(result)) for (const v of row.slice(1)) if (typeof v === 'number') total += v;
+    }
+    return total;
+  }
+
+  /** Sends what is already queued (one attempt each), then refuses further calls (HW_ERR_STORE_CLOSED). */
+  close(): Promise<void> {
+    this.#closing ??= this.writer.close();
+    return this.#closing;
+  }
+
+  #query(statements: string[]): Promise<StatementResult[]> {
+    if (this.#closing) return Promise.reject(closedError());
+    return runInfluxQL(this.target, statements);
+  }
+}
+
+/** Per metric, the escaped measurement and field keys: computed once, not per reading. */
+const LINE_PARTS = new Map(METRIC_NAMES.map((m) => {
+  const k = fieldKeys(m);
+  return [m, {
+    measurement: escapeMeasurement(METRICS[m].measurement),
+    value: `${escapeKey('field key', k.value)}=`, quality: `,${escapeKey('field key', k.quality)}=`,
+    device: `,${escapeKey('field key', k.device)}=`, seq: `,${escapeKey('field key', k.seq)}=`,
+  }] as const;
+}));
+
+interface PendingPoint { ts: number; rows: StoredReading[] }
+
+/**
+ * Readings → lines, one line per (measurement, station, ts): metrics of one domain at one time
+ * share a point anyway, and within a call the last row for a (station, metric, ts) wins, the same
+ * rule the server applies between calls. Everything is checked before anything is sent. Plain
+ * strings from precomputed parts, grouped by series then by numeric ts (no per-row key strings:
+ * garbage collection was most of the cost).
+ */
+export function toLines(rows: readonly StoredReading[]): string[] {
+  // series prefix "measurement,station=..." → ts → point
+  const series = new Map<string, Map<number, PendingPoint>>();
+  const prefixes = new Map<string, Map<string, string>>(); // station → measurement → prefix
+  try {
+    for (const r of rows) {
+      const parts = LINE_PARTS.get(r.metric);
+      if (!parts) throw badRequest(`unknown metric "${r.metric}"`);
+      requireInt('ts', r.ts);
+      let byMeasurement = prefixes.get(r.station);
+      if (!byMeasurement) prefixes.set(r.station, (byMeasurement = new Map()));
+      let prefix = byMeasurement.get(parts.measurement);
+      if (prefix === undefined) byMeasurement.set(parts.measurement, (prefix = `${parts.measurement},station=${escapeKey('tag value', r.station)} `));
+      let points = series.get(prefix);
+      if (!points) series.set(prefix, (points = new Map()));
+      const p = points.get(r.ts);
+      if (!p) {
+        points.set(r.ts, { ts: r.ts, rows: [r] });
+        continue;
+      }
+      // a point holds a few metrics: a scan beats a Map per point
+      const same = p.rows.findIndex((o) => o.metric === r.metric);
+      if (same >= 0) p.rows[same] = r;
+      else p.rows.push(r);
+    }
+    const lines: string[] = [];
+    for (const [prefix, points] of series) {
+      for (const p of points.values()) {
+        let fields = '';
+        for (const r of p.rows) {
+          const parts = LINE_PARTS.get(r.metric)!;
+          if (fields) fields += ',';
+          fields += `${parts.value}${formatFloat(r.value)}${parts.quality}${quoteString(r.quality)}${parts.device}${quoteString(r.device)}`;
+          if (r.seq !== undefined) fields += `${parts.seq}${requireInt('seq', r.seq)}i`; // a safe integer is within int64
+        }
+        lines.push(`${prefix}${fields} ${p.ts}`);
+      }
+    }
+    return lines;
+  } catch (err) {
+    if (err instanceof LineProtocolError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
+function measurementOf(metric: string): string {
+  if (!isMetric(metric)) throw badRequest(`unknown metric "${metric}"`);
+  return METRICS[metric].measurement;
+}
+
+function rowsOf(result: StatementResult | undefined): unknown[][] {
+  return result?.series?.[0]?.values ?? [];
+}
+
+function requireInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v)) throw badRequest(`${name} must be an integer, got ${v}`);
+  return v;
+}
+
+function closedError(): StoreError {
+  return new StoreError(StoreErrorCode.CLOSED, 'influx store is closed');
+}
