@@ -4,14 +4,19 @@
  * whole process down, and because the load generator then shares the broker's event loop alike in
  * both modes. Prints one JSON line (FloodChildResult).
  */
-import { createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import { runFlood, type FloodOptions, type FloodResult } from './flood-load.ts';
 import { startHarness, waitFor } from './test-harness.ts';
 
 export interface FloodChildArgs {
-  mode: 'plain' | 'huewatch';
+  /**
+   * huewatch: raw-socket publishers flood our broker while a subscriber joins and leaves.
+   * plain-direct / huewatch-direct: the same queue state made deterministically through the
+   * broker's own API: a slow subscriber holds `concurrency` messages in flight, 50,000 more queue
+   * behind them, then the subscriber leaves, so every queued message matches nothing.
+   */
+  mode: 'huewatch' | 'plain-direct' | 'huewatch-direct';
   cycles: number;
   stayMs: number;
   deadlineMs: number;
@@ -45,13 +50,39 @@ const load = (port: number, secrets?: Map<string, string>): FloodOptions => ({
   deadlineMs: args.deadlineMs,
 });
 
-if (args.mode === 'plain') {
+async function queueThenLeave(broker: Aedes): Promise<void> {
+  const slow = (_packet: unknown, cb: () => void) => setImmediate(cb);
+  await new Promise<void>((r) => broker.subscribe('flood/t', slow as never, () => r()));
+  for (let i = 0; i < 50_000; i++) {
+    broker.publish({ cmd: 'publish', topic: 'flood/t', payload: Buffer.alloc(8), qos: 0, retain: false, dup: false } as never, () => undefined);
+  }
+  await new Promise((r) => setImmediate(r));
+  broker.unsubscribe('flood/t', slow as never, () => undefined);
+  await new Promise((r) => setTimeout(r, 1_000)); // the queue drains (or the stack overflows) here
+}
+
+async function deliveredThrough(broker: Aedes, n: number): Promise<number> {
+  let delivered = 0;
+  const count = (_packet: unknown, cb: () => void) => {
+    delivered++;
+    cb();
+  };
+  await new Promise<void>((r) => broker.subscribe('after/t', count as never, () => r()));
+  for (let i = 0; i < n; i++) broker.publish({ cmd: 'publish', topic: 'after/t', payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false } as never, () => undefined);
+  await waitFor(() => delivered === n, 5_000);
+  return delivered;
+}
+
+if (args.mode === 'plain-direct') {
   const broker = await Aedes.createBroker({ concurrency: args.concurrency });
-  const server = createServer(broker.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const flood = await runFlood(load((server.address() as { port: number }).port));
-  await new Promise((r) => setTimeout(r, 300)); // the recursion comes while the queue drains
-  report({ crashed: false, flood });
+  await queueThenLeave(broker);
+  report({ crashed: false, deliveredAfter: await deliveredThrough(broker, 50) });
+} else if (args.mode === 'huewatch-direct') {
+  const h = await startHarness([], { concurrency: args.concurrency, wsPort: undefined });
+  await queueThenLeave(h.broker.aedes);
+  const deliveredAfter = await deliveredThrough(h.broker.aedes, 50);
+  await h.close();
+  report({ crashed: false, deliveredAfter });
 } else {
   const h = await startHarness([...flooders, 'quiet-1'], { concurrency: args.concurrency, wsPort: undefined });
   const good = await h.service('ingest', 'good');
