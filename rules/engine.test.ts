@@ -9,53 +9,27 @@ import type { Observation } from '../contract/obs.ts';
 import { topics } from '../contract/topics.ts';
 import { silentLogger } from '../platform/log.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
-import type { DeviceRecord, StateStore } from '../store/types.ts';
+import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { createRulesEngine, RULE_STATE_NAMESPACE, type RulesEngine } from './engine.ts';
 import { loadRuleFile } from './load.ts';
-
-/**
- * TEST DOUBLE: an in-memory StateStore, standing in until the DuckDB store lands (the lead will
- * switch these tests to it). It keeps JSON copies so nothing is shared by reference with the engine.
- */
-class InMemoryStateStore implements StateStore {
-  private devices = new Map<string, DeviceRecord>();
-  private history = new Map<string, Array<{ event: AlertEvent; cause: unknown }>>();
-  private json = new Map<string, unknown>();
-  private copy = <T>(x: T): T => (x === undefined ? x : (JSON.parse(JSON.stringify(x)) as T));
-  /** synchronous peek for "persisted before published" checks */
-  hasEvent(id: string, eventSeq: number): boolean {
-    return (this.history.get(id) ?? []).some((h) => h.event.eventSeq === eventSeq);
-  }
-  async getDevice(id: string) { return this.copy(this.devices.get(id)); }
-  async putDevice(rec: DeviceRecord) { this.devices.set(rec.deviceId, this.copy(rec)); }
-  async listDevices() { return [...this.devices.values()].map(this.copy); }
-  async appendAlertEvent(event: AlertEvent, cause?: unknown) {
-    const list = this.history.get(event.id) ?? [];
-    list.push({ event: this.copy(event), cause: this.copy(cause) });
-    this.history.set(event.id, list);
-  }
-  async getAlert(id: string) { return this.copy(this.history.get(id)?.at(-1)?.event); }
-  async alertHistory(id: string) { return this.copy(this.history.get(id) ?? []); }
-  async listAlerts(filter?: { status?: AlertEvent['status'][] }) {
-    const latest = [...this.history.values()].map((l) => l.at(-1)!.event);
-    return this.copy(filter?.status ? latest.filter((e) => filter.status!.includes(e.status)) : latest);
-  }
-  async getJson<T>(ns: string, key: string) { return this.copy(this.json.get(`${ns}\u0000${key}`) as T | undefined); }
-  async putJson(ns: string, key: string, value: unknown) { this.json.set(`${ns}\u0000${key}`, this.copy(value)); }
-  async deleteJson(ns: string, key: string) { this.json.delete(`${ns}\u0000${key}`); }
-  async listJson<T>(ns: string) {
-    return [...this.json].filter(([k]) => k.startsWith(`${ns}\u0000`)).map(([k, v]) => ({ key: k.slice(ns.length + 1), value: this.copy(v) as T }));
-  }
-  async close() {}
-}
+import { acknowledgeAlert } from './operator-actions.ts';
 
 const T0 = Date.parse('2025-10-30T00:00:00Z');
 const MIN = 60_000;
 const ALERT_TOPIC = topics.alert('kim-long', 'flood:kim-long');
 const stations = loadStations(DEFAULT_STATIONS_FILE);
-const rules = loadRuleFile(new URL('../config/rules.yaml', import.meta.url).pathname, { stations });
+const shipped = loadRuleFile(new URL('../config/rules.yaml', import.meta.url).pathname, { stations });
+/** The flood alarm-level rules of the shipped file: these tests are about one alert's lifecycle. */
+const rules = { ...shipped, rules: shipped.rules.filter((r) => r.kind === 'level' && r.id.startsWith('flood-')) };
 
-interface Received { topic: string; text: string; retain: boolean; persisted?: boolean }
+/** The real embedded store (DuckDB in memory), closed after the test. */
+async function openStore(): Promise<EmbeddedStore> {
+  const store = await openEmbeddedStore({ file: ':memory:', log: silentLogger() });
+  cleanup.push(() => store.close());
+  return store;
+}
+
+interface Received { topic: string; text: string; retain: boolean; persisted?: Promise<boolean> }
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -82,17 +56,18 @@ async function client(url: string, clientId: string): Promise<MqttClient> {
 }
 
 /** Subscribes to every alert topic and records what arrives (retained ones flagged). */
-async function watch(url: string, name: string, store?: InMemoryStateStore): Promise<Received[]> {
+async function watch(url: string, name: string, store?: EmbeddedStore): Promise<Received[]> {
   const c = await client(url, name);
   const got: Received[] = [];
   c.on('message', (topic, payload, packet) => {
     const text = payload.toString('utf8');
-    let persisted: boolean | undefined;
+    let persisted: Promise<boolean> | undefined;
     if (store && text) {
+      // asked the moment the message arrives: the engine writes the store before it publishes
       const e = JSON.parse(text) as AlertEvent;
-      persisted = store.hasEvent(e.id, e.eventSeq);
+      persisted = store.alertHistory(e.id).then((h) => h.some((x) => x.event.eventSeq === e.eventSeq));
     }
-    got.push({ topic, text, retain: packet.retain, persisted });
+    got.push({ topic, text, retain: packet.retain, ...(persisted ? { persisted } : {}) });
   });
   await c.subscribeAsync('huewatch/v1/alerts/#', { qos: 1 });
   return got;
@@ -109,7 +84,7 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
   return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
 }
 
-async function setup(url: string, store: InMemoryStateStore, opts: { stations?: typeof stations } = {}) {
+async function setup(url: string, store: EmbeddedStore, opts: { stations?: typeof stations } = {}) {
   const clock = { t: T0, now() { return this.t; } };
   const metrics = new Registry();
   const mqtt = await client(url, `rules-${Math.random().toString(16).slice(2)}`);
@@ -133,7 +108,7 @@ async function setup(url: string, store: InMemoryStateStore, opts: { stations?: 
 describe('rules engine against a real broker', () => {
   it('raises, escalates and resolves one Kim Long alert, retained while active and persisted before it is published', async () => {
     const { url } = await startBroker();
-    const store = new InMemoryStateStore();
+    const store = await openStore();
     const live = await watch(url, 'resident-app', store);
     const { engine, emitted, obs, metrics } = await setup(url, store);
     await engine.start();
@@ -144,7 +119,8 @@ describe('rules engine against a real broker', () => {
     await obs(10, 1.2);
     await until('the Alert', () => live.length === 1);
     const alert = JSON.parse(live[0]!.text) as AlertEvent;
-    expect(live[0]).toMatchObject({ topic: ALERT_TOPIC, persisted: true });
+    expect(live[0]).toMatchObject({ topic: ALERT_TOPIC });
+    expect(await live[0]!.persisted).toBe(true);
     expect(alert).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/), key: 'flood:kim-long', eventSeq: 1, msgType: 'Alert', status: 'active',
       event: { vi: 'Lũ', en: 'Flood' }, category: 'Met', severity: 'Moderate', urgency: 'Immediate', certainty: 'Observed', level: 1,
@@ -176,7 +152,7 @@ describe('rules engine against a real broker', () => {
     const update = JSON.parse(live[1]!.text) as AlertEvent;
     expect(update).toMatchObject({ id: alert.id, eventSeq: 2, msgType: 'Update', status: 'active', level: 2, severity: 'Severe', firstSent: alert.firstSent, sent: '2025-10-30T00:20:05Z' });
     expect(update.source).toMatchObject({ value: 2.3, threshold: 2.0 });
-    expect(live[1]!.persisted).toBe(true);
+    expect(await live[1]!.persisted).toBe(true);
 
     await obs(30, 0.9); // below 0.95: the drop is pending, nothing is sent yet
     await obs(40, 0.9);
@@ -184,7 +160,8 @@ describe('rules engine against a real broker', () => {
     await obs(46, 0.9); // held 16 min ≥ holdFall 15 min
     await until('the Cancel and the cleared retained message', () => live.length === 4);
     const cancel = JSON.parse(live[2]!.text) as AlertEvent;
-    expect(live[2]).toMatchObject({ topic: ALERT_TOPIC, retain: false, persisted: true });
+    expect(live[2]).toMatchObject({ topic: ALERT_TOPIC, retain: false });
+    expect(await live[2]!.persisted).toBe(true);
     expect(cancel).toMatchObject({ id: alert.id, eventSeq: 3, msgType: 'Cancel', status: 'resolved', level: 0, urgency: 'Past', firstSent: alert.firstSent });
     expect(cancel.headline.vi).toBe('Lũ: hết báo động tại trạm Kim Long (sông Hương): 0,90 m');
     expect(live[3]).toMatchObject({ topic: ALERT_TOPIC, text: '' });
@@ -199,7 +176,7 @@ describe('rules engine against a real broker', () => {
 
   it('after a restart with the same state store it re-publishes the active alert unchanged and emits no new event', async () => {
     const first = await startBroker();
-    const store = new InMemoryStateStore();
+    const store = await openStore();
     const a = await setup(first.url, store);
     await a.engine.start();
     await a.obs(10, 1.2);
@@ -227,20 +204,22 @@ describe('rules engine against a real broker', () => {
 
   it('keeps an operator acknowledgement when the level changes', async () => {
     const { url } = await startBroker();
-    const store = new InMemoryStateStore();
-    const { engine, emitted, obs } = await setup(url, store);
+    const store = await openStore();
+    const { engine, emitted, obs, clock } = await setup(url, store);
     await engine.start();
     await obs(10, 1.2);
     const alert = emitted[0]!;
     const operator = { user: 'ioc-duty', at: '2025-10-30T00:12:00Z' };
-    await store.appendAlertEvent({ ...alert, eventSeq: 2, msgType: 'Update', status: 'acknowledged', operator }); // as the API does
+    clock.t = Date.parse(operator.at);
+    const acked = await acknowledgeAlert(engine, alert.id, 'ioc-duty'); // as the API does, after its role check
+    expect(acked).toMatchObject({ id: alert.id, eventSeq: 2, msgType: 'Update', status: 'acknowledged', operator });
     await obs(20, 3.6);
-    expect(emitted[1]).toMatchObject({ id: alert.id, eventSeq: 3, msgType: 'Update', status: 'acknowledged', level: 3, severity: 'Extreme', operator });
+    expect(emitted[2]).toMatchObject({ id: alert.id, eventSeq: 3, msgType: 'Update', status: 'acknowledged', level: 3, severity: 'Extreme', operator });
   });
 
   it('drops invalid observations with a count and survives a failing rule', async () => {
     const { url } = await startBroker();
-    const store = new InMemoryStateStore();
+    const store = await openStore();
     // Phú Ốc is missing from the catalogue the engine was given: its rule fails when it fires.
     const { engine, emitted, obs, ingest, metrics } = await setup(url, store, { stations: stations.filter((s) => s.id !== 'phu-oc') });
     await engine.start();

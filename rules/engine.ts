@@ -1,21 +1,26 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { Counter, type Registry } from 'prom-client';
-import { alertEvent, type AlertEvent } from '../contract/alert.ts';
+import type { AlertEvent } from '../contract/alert.ts';
+import { qualityOf, type MetricName } from '../contract/metrics.ts';
 import { observation, type Observation } from '../contract/obs.ts';
 import { parseTopic, subscriptions, topics } from '../contract/topics.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Station } from '../platform/stations.ts';
-import type { StateStore } from '../store/types.ts';
-import { alertTexts, defaultSeverity } from './alert-text.ts';
-import { evaluateLevel, initialLevelState, type LevelState, type LevelTransition } from './level.ts';
+import type { StateStore, TimeSeriesStore } from '../store/types.ts';
+import { ackEscalationEvent, buildRuleEvent, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
+import { concerns, evaluateRule, windowNeeds, type Outcome } from './dispatch.ts';
+import { initialLevelState, type LevelState } from './level.ts';
+import { createOperatorActions, type OperatorActions } from './operator-actions.ts';
 import { alertKey, type Rule, type RuleSet } from './schema.ts';
+import { stalenessTick } from './staleness.ts';
+import { loadStandards, type Standards } from './standards.ts';
+import { push, type Window } from './window.ts';
 
 /**
  * The rules service: observations in (`huewatch/v1/obs/+`), alert events out
- * (`huewatch/v1/alerts/{areaCode}/{key}`, retained while active). The decisions are made by the pure
- * core (level.ts); this file does the I/O: state, store, MQTT, metrics.
+ * (`huewatch/v1/alerts/{areaCode}/{key}`, retained while active). Decisions are made by the pure
+ * cores (dispatch.ts); this file does the I/O: state, store, windows, timers, MQTT, metrics.
  */
 
 export const RULE_STATE_NAMESPACE = 'rule-state';
@@ -32,6 +37,10 @@ export interface RuleRecord {
   alert: AlertEvent | null;
   /** the observation that caused `alert` (the store keeps it as the event's cause) */
   cause?: unknown;
+  /** the alert was marked stale (its source went silent); the next accepted reading refreshes it */
+  stale?: boolean;
+  /** the alert was escalated for want of acknowledgement */
+  ackEscalated?: boolean;
 }
 
 export interface RulesEngineEvents {
@@ -39,15 +48,33 @@ export interface RulesEngineEvents {
   alert: [AlertEvent];
 }
 
+/** setInterval with a handle, injected so tests drive time (STYLE.md: fake timers for staleness). */
+export interface Scheduler {
+  every(ms: number, fn: () => void): { cancel(): void };
+}
+export const realScheduler: Scheduler = {
+  every(ms, fn) {
+    const h = setInterval(fn, ms);
+    h.unref();
+    return { cancel: () => clearInterval(h) };
+  },
+};
+
 export interface RulesEngineOptions {
   rules: RuleSet;
   stations: readonly Station[];
   /** connected, logged in as the 'rules' service account */
   mqtt: MqttClient;
   state: StateStore;
+  /** warms rolling windows at start (rain 24 h, rate of rise, AQI 12 h); absent = cold windows */
+  series?: TimeSeriesStore;
+  standards?: Standards;
   log: Logger;
   metrics: Registry;
   clock: { now(): number };
+  scheduler?: Scheduler;
+  /** how often time-driven checks run (staleness, acknowledgement timeouts); default 30 s */
+  tickMs?: number;
 }
 
 export interface RulesEngine {
@@ -55,22 +82,32 @@ export interface RulesEngine {
   stop(): Promise<void>;
   /** Swap the rules in force (after a successful reload); state of rules that remain is kept. */
   setRules(rules: RuleSet): void;
+  /** Runs the time-driven checks now (the scheduler calls this every `tickMs`). */
+  tick(): Promise<void>;
+  /** Operator actions (acknowledge, cancel, release orders): see operator-actions.ts. */
+  readonly operator: OperatorActions;
   readonly events: EventEmitter<RulesEngineEvents>;
 }
 
-const isOpen = (e: AlertEvent | undefined | null): e is AlertEvent => !!e && (e.status === 'active' || e.status === 'acknowledged');
-/** ISO 8601 UTC without fractional seconds: CAP 1.2 §3.3.2 dateTime has none. */
-const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const DEFAULT_TICK_MS = 30_000;
 
 export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   const { mqtt, state: store, clock } = opts;
   const log = opts.log.child({ module: 'rules' });
   const events = new EventEmitter<RulesEngineEvents>();
   const stations = new Map(opts.stations.map((s) => [s.id, s]));
+  const standards = opts.standards ?? loadStandards();
   const records = new Map<string, RuleRecord>();
-  const chains = new Map<string, Promise<void>>();
+  /** the level state last written per rule (records may run ahead of it: see mustPersist) */
+  const persisted = new Map<string, LevelState>();
+  const windows = new Map<string, Window>();
+  let spans = new Map<string, { station: string; metric: MetricName; span: number }>();
   let rules = opts.rules;
   let running = false;
+  let timer: { cancel(): void } | undefined;
+  // One queue for all work: observations in arrival order, ticks and operator actions between them.
+  // Composite rules read several stations, so per-station queues could race on their state.
+  let queue: Promise<unknown> = Promise.resolve();
 
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     (opts.metrics.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [opts.metrics] });
@@ -83,19 +120,44 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     errors: counter('huewatch_rules_errors_total', 'Rule evaluations that failed', ['rule']),
   };
 
-  async function publish(event: AlertEvent): Promise<void> {
-    const topic = topics.alert(event.area.codes[0]!, event.key);
-    if (event.msgType !== 'Cancel') {
-      await mqtt.publishAsync(topic, JSON.stringify(event), { qos: 1, retain: true });
-      return;
+  const wkey = (station: string, metric: string) => `${station}\u0000${metric}`;
+  const windowOf = (station: string, metric: MetricName) => windows.get(wkey(station, metric)) ?? [];
+
+  function computeSpans(): void {
+    spans = new Map();
+    for (const rule of rules.rules) {
+      for (const n of windowNeeds(rule)) {
+        const k = wkey(n.station, n.metric);
+        spans.set(k, { ...n, span: Math.max(n.span, spans.get(k)?.span ?? 0) });
+      }
     }
-    // The Cancel reaches live subscribers; then an empty retained payload removes the retained
-    // alert so late subscribers see nothing [MQTT-3.3.1-10].
-    await mqtt.publishAsync(topic, JSON.stringify(event), { qos: 1, retain: false });
-    await mqtt.publishAsync(topic, '', { qos: 1, retain: true });
   }
 
-  /** The newest shape of a rule's alert: the store's (operators acknowledge there) or ours. */
+  function serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = queue.then(work);
+    queue = next.catch((err: unknown) => log.error({ err }, 'rules work failed'));
+    return next;
+  }
+
+  /** Persist first (the event and its cause in the history), then tell the world. */
+  async function commit(event: AlertEvent, cause: unknown): Promise<void> {
+    await store.appendAlertEvent(event, cause);
+    await publishEvent(mqtt, event);
+    m.events.inc({ msgType: event.msgType });
+    // `alertLevel`, not `level`: pino's own field would be overwritten
+    log.info({ id: event.id, key: event.key, msgType: event.msgType, alertLevel: event.level, eventSeq: event.eventSeq, status: event.status }, 'alert event');
+    events.emit('alert', event);
+  }
+
+  async function putRecord(rec: RuleRecord): Promise<void> {
+    await store.putJson(RULE_STATE_NAMESPACE, rec.ruleId, rec);
+    records.set(rec.ruleId, rec);
+    persisted.set(rec.ruleId, rec.level);
+  }
+
+  const recordOf = (rule: Rule): RuleRecord => records.get(rule.id) ?? { ruleId: rule.id, key: alertKey(rule), level: initialLevelState(), alert: null };
+
+  /** The newest shape of a rule's alert: the store's (operators act there) or ours. */
   async function latestAlert(rec: RuleRecord): Promise<AlertEvent | null> {
     if (!rec.alert) return null;
     const stored = await store.getAlert(rec.alert.id);
@@ -108,113 +170,149 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   async function restore(): Promise<void> {
     for (const { key, value } of await store.listJson<RuleRecord>(RULE_STATE_NAMESPACE)) {
       records.set(key, value);
+      persisted.set(key, value.level);
       const latest = await latestAlert(value);
       if (!latest) continue;
       if (!rules.rules.some((r) => r.id === key)) log.warn({ rule: key, id: latest.id }, 'rule is gone but its alert is open: an operator must cancel it');
-      const topic = topics.alert(latest.area.codes[0]!, latest.key);
       if (isOpen(latest)) {
         // The same event again (same id and eventSeq): consumers dedupe, a wiped broker is healed.
-        await mqtt.publishAsync(topic, JSON.stringify(latest), { qos: 1, retain: true });
+        for (const code of latest.area.codes) await mqtt.publishAsync(topics.alert(code, latest.key), JSON.stringify(latest), { qos: 1, retain: true });
         log.info({ id: latest.id, key: latest.key, eventSeq: latest.eventSeq }, 'active alert re-published');
       } else {
-        await mqtt.publishAsync(topic, '', { qos: 1, retain: true });
-        const next = { ...value, alert: null };
-        await store.putJson(RULE_STATE_NAMESPACE, key, next);
-        records.set(key, next);
+        for (const code of latest.area.codes) await mqtt.publishAsync(topics.alert(code, latest.key), '', { qos: 1, retain: true });
+        await putRecord({ ...value, alert: null });
       }
     }
   }
 
-  function buildEvent(rule: Rule, t: LevelTransition, prev: AlertEvent | null): AlertEvent | undefined {
-    const open = isOpen(prev) ? prev : undefined;
-    if (t.to === 0 && !open) return undefined; // nothing to end (an operator already cancelled it)
-    const station = stations.get(rule.station);
-    if (!station) throw new Error(`station ${rule.station} is not in the catalogue`);
+  /** Rolling windows from the time-series store, so a restart does not forget the last 24 h. */
+  async function warm(): Promise<void> {
+    if (!opts.series) return;
     const now = clock.now();
-    const sent = isoSeconds(now);
-    const spec = rule.levels.find((l) => l.level === t.to);
-    const texts = alertTexts(rule, station, t);
-    const lifecycle = open
-      ? { id: open.id, eventSeq: open.eventSeq + 1, firstSent: open.firstSent, ...(open.operator ? { operator: open.operator } : {}) }
-      : { id: randomUUID(), eventSeq: 1, firstSent: sent };
-    const shape =
-      t.to === 0
-        ? // CAP 1.2 §3.2.2: urgency Past = "responsive action is no longer required".
-          { msgType: 'Cancel' as const, status: 'resolved' as const, severity: 'Minor' as const, urgency: 'Past' as const, expires: null }
-        : {
-            msgType: open ? ('Update' as const) : ('Alert' as const),
-            status: open ? open.status : ('active' as const),
-            severity: spec?.severity ?? defaultSeverity(t.to),
-            urgency: spec?.urgency ?? ('Immediate' as const),
-            expires: rule.expires !== undefined ? isoSeconds(now + rule.expires) : null,
-          };
-    return alertEvent.parse({
-      ...lifecycle,
-      ...shape,
-      key: alertKey(rule),
-      event: rule.event,
-      category: rule.category,
-      certainty: 'Observed', // the level was measured, not forecast
-      level: t.to,
-      ...texts,
-      area: {
-        name: { vi: `Khu vực trạm ${station.name} — ${station.areaName}`, en: `Area of ${station.name} station — ${station.areaName}` },
-        codes: [station.areaCode],
-        circle: { lat: station.lat, lon: station.lon, radiusKm: rule.radiusKm },
-      },
-      source: { station: rule.station, metric: rule.metric, value: t.value, threshold: t.threshold, observedAt: new Date(t.ts).toISOString() },
-      sent,
-    });
+    for (const [k, { station, metric, span }] of spans) {
+      const points = await opts.series.series({ station, metric, from: now - span, to: now + 1 });
+      const w: Window = [];
+      // series() carries no quality flag: out-of-range values are filtered as ingest flags them.
+      for (const p of points) if (qualityOf(metric, p.value) === 'ok') push(w, p, span);
+      windows.set(k, w);
+    }
   }
 
-  async function evaluate(rule: Rule, obs: Observation, reading: Observation['values'][number]): Promise<void> {
-    const rec = records.get(rule.id) ?? { ruleId: rule.id, key: alertKey(rule), level: initialLevelState(), alert: null };
-    const res = evaluateLevel(rule, rec.level, { ts: obs.ts, value: reading.value, quality: reading.quality });
+  async function evaluate(rule: Rule, obs: Observation): Promise<void> {
+    const rec = recordOf(rule);
+    const now = clock.now();
+    const out: Outcome | undefined = evaluateRule(rule, rec.level, obs, { standards, windowOf }, now);
+    if (!out) return;
+    const res = out.result;
     m.evaluations.inc();
     if (res.ignored) m.ignored.inc({ reason: res.ignored });
     if (res.state === rec.level) return;
     let next: RuleRecord = { ...rec, level: res.state };
     let event: AlertEvent | undefined;
-    if (res.transition) {
-      event = buildEvent(rule, res.transition, await latestAlert(rec));
-      next = event ? { ...next, alert: event.msgType === 'Cancel' ? null : event, cause: event.msgType === 'Cancel' ? undefined : obs } : { ...next, alert: null };
+    if (res.transition && rule.kind !== 'release') {
+      event = buildRuleEvent(rule, stationOf(rule), out, await latestAlert(rec), now, rec);
+      const ended = !event || event.msgType === 'Cancel';
+      next = { ...next, alert: ended ? null : event!, cause: ended ? undefined : obs, stale: false, ackEscalated: ended ? false : rec.ackEscalated };
+    } else if (rec.stale && !res.ignored) {
+      const prev = await latestAlert(rec);
+      if (isOpen(prev)) {
+        // Data is back: the alert's information is current again.
+        event = restyle(prev, {
+          certainty: 'Observed', expires: rule.expires !== undefined ? isoSeconds(now + rule.expires) : null,
+          description: stripNote(prev.description), source: { ...out.source, observedAt: new Date(obs.ts).toISOString() },
+        }, now);
+      }
+      next = { ...next, alert: event ?? next.alert, cause: event ? obs : next.cause, stale: false };
     }
-    // Persist first: state, then the event; only then tell the world.
-    await store.putJson(RULE_STATE_NAMESPACE, rule.id, next);
-    records.set(rule.id, next);
-    if (!event) return;
-    await store.appendAlertEvent(event, obs);
-    await publish(event);
-    m.events.inc({ msgType: event.msgType });
-    // `alertLevel`, not `level`: pino's own field would be overwritten
-    log.info({ id: event.id, key: event.key, msgType: event.msgType, alertLevel: event.level, eventSeq: event.eventSeq, value: reading.value }, 'alert event');
-    events.emit('alert', event);
+    if (event || mustPersist(rule, rec, next)) await putRecord(next);
+    else records.set(rule.id, next);
+    if (event) await commit(event, obs);
+  }
+
+  /**
+   * A reading that changes neither the level nor a pending change need not be written: after a
+   * restart, replaying it against the same persisted state gives the same nothing (the cores are
+   * deterministic), so the late-reading guard stays sound. This keeps the store off the hot path.
+   * Staleness needs its newest ts, written when it has moved by a quarter of the allowed silence.
+   */
+  function mustPersist(rule: Rule, prev: RuleRecord, next: RuleRecord): boolean {
+    const [a, b] = [persisted.get(rule.id) ?? prev.level, next.level];
+    if (a.level !== b.level || JSON.stringify(a.pending) !== JSON.stringify(b.pending) || prev.stale !== next.stale) return true;
+    if (rule.kind === 'staleness') return a.lastTs === null || (b.lastTs ?? 0) - a.lastTs >= rule.maxSilence / 4;
+    return false;
+  }
+
+  function stationOf(rule: Rule): Station {
+    const s = stations.get(rule.station);
+    if (!s) throw new Error(`station ${rule.station} is not in the catalogue`);
+    return s;
   }
 
   async function handle(obs: Observation): Promise<void> {
+    for (const v of obs.values) {
+      const k = wkey(obs.station, v.metric);
+      const need = spans.get(k);
+      if (!need || v.quality !== 'ok') continue;
+      const w = windows.get(k) ?? [];
+      windows.set(k, w);
+      push(w, { ts: obs.ts, value: v.value }, need.span);
+    }
     for (const rule of rules.rules) {
-      if (rule.station !== obs.station) continue;
-      for (const reading of obs.values) {
-        if (reading.metric !== rule.metric) continue;
-        try {
-          await evaluate(rule, obs, reading);
-        } catch (err) {
-          // One failing rule never takes the engine down, nor the other rules.
-          m.errors.inc({ rule: rule.id });
-          log.error({ err, rule: rule.id, station: obs.station, ts: obs.ts }, 'rule evaluation failed');
-        }
+      if (!concerns(rule, obs)) continue;
+      try {
+        await evaluate(rule, obs);
+      } catch (err) {
+        // One failing rule never takes the engine down, nor the other rules.
+        m.errors.inc({ rule: rule.id });
+        log.error({ err, rule: rule.id, station: obs.station, ts: obs.ts }, 'rule evaluation failed');
       }
     }
   }
 
-  /** Observations of one station are handled one at a time, in arrival order. */
-  function enqueue(station: string, work: () => Promise<void>): void {
-    const prev = chains.get(station) ?? Promise.resolve();
-    const next = prev.then(work).catch((err: unknown) => log.error({ err, station }, 'observation handling failed'));
-    chains.set(station, next);
-    void next.then(() => {
-      if (chains.get(station) === next) chains.delete(station);
-    });
+  async function tick(): Promise<void> {
+    const now = clock.now();
+    for (const rule of rules.rules) {
+      try {
+        if (rule.kind === 'staleness') await staleTick(rule, now);
+        const rec = records.get(rule.id);
+        if (rule.kind !== 'release' && rule.ackWithin && rec?.alert && !rec.ackEscalated) await ackTick(rule, rec, now);
+      } catch (err) {
+        m.errors.inc({ rule: rule.id });
+        log.error({ err, rule: rule.id }, 'timed rule check failed');
+      }
+    }
+  }
+
+  async function staleTick(rule: Extract<Rule, { kind: 'staleness' }>, now: number): Promise<void> {
+    const rec = recordOf(rule);
+    const res = stalenessTick(rule, rec.level, now);
+    if (res.state === rec.level) return;
+    if (!res.transition) return putRecord({ ...rec, level: res.state });
+    const out: Outcome = { result: res, source: { station: rule.station, metric: 'silence_min', value: res.transition.value, threshold: res.transition.threshold } };
+    const event = buildRuleEvent(rule, stationOf(rule), out, await latestAlert(rec), now);
+    const cause = { tick: new Date(now).toISOString(), lastSeen: new Date(res.state.lastTs!).toISOString() };
+    await putRecord({ ...rec, level: res.state, alert: event ?? null, cause });
+    if (event) await commit(event, cause);
+    // Alerts fed by this station expire as stale, not as a silent resolution.
+    for (const other of rules.rules) {
+      if (other.station !== rule.station || other.kind === 'staleness' || other.kind === 'release' || other.kind === 'sensor-fault') continue;
+      const orec = records.get(other.id);
+      const open = orec && !orec.stale ? await latestAlert(orec) : null;
+      if (!orec || !isOpen(open)) continue;
+      const stale = staleEvent(open, res.state.lastTs!, now);
+      await putRecord({ ...orec, alert: stale, cause, stale: true });
+      await commit(stale, cause);
+    }
+  }
+
+  async function ackTick(rule: Exclude<Rule, { kind: 'release' }>, rec: RuleRecord, now: number): Promise<void> {
+    const open = await latestAlert(rec);
+    const ack = rule.ackWithin!;
+    if (!isOpen(open) || open.status !== 'active' || now - Date.parse(open.firstSent) < ack.after) return;
+    const event = ackEscalationEvent(open, ack.severity, Math.round(ack.after / 60_000), now);
+    const cause = { ackTimeout: { after: ack.after, channels: ack.channels, from: open.severity, to: event.severity }, tick: new Date(now).toISOString() };
+    await putRecord({ ...rec, alert: event, cause, ackEscalated: true });
+    await commit(event, cause);
   }
 
   function onMessage(topic: string, payload: Buffer): void {
@@ -232,32 +330,51 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       log.warn({ topic, problem: (err as Error).message }, 'observation dropped');
       return;
     }
-    enqueue(obs.station, async () => {
+    void serial(async () => {
       await handle(obs);
       m.obsHandled.inc();
     });
   }
 
+  const operator = createOperatorActions({
+    serial, commit, store, log, clock, stations,
+    rules: () => rules.rules,
+    records: () => records.values(),
+    putRecord,
+  });
+
   return {
     events,
+    operator,
+    tick: () => serial(tick),
     setRules(next) {
       rules = next;
+      computeSpans();
       log.info({ file: next.file, rules: next.rules.length }, 'rules in force replaced');
     },
     async start() {
+      computeSpans();
       await restore();
+      await warm();
       running = true;
       mqtt.on('message', onMessage);
       const granted = await mqtt.subscribeAsync(subscriptions.allObs, { qos: 1 });
       // 0x80: the broker refused the subscription (ACL) [MQTT-3.9.3]; without it the engine is blind.
       if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${subscriptions.allObs} refused by the broker`);
-      log.info({ rules: rules.rules.length, restored: records.size }, 'rules engine started');
+      timer = (opts.scheduler ?? realScheduler).every(opts.tickMs ?? DEFAULT_TICK_MS, () => void serial(tick));
+      log.info({ rules: rules.rules.length, restored: records.size, windows: windows.size }, 'rules engine started');
     },
     async stop() {
       running = false;
+      timer?.cancel();
       mqtt.removeListener('message', onMessage);
       if (mqtt.connected) await mqtt.unsubscribeAsync(subscriptions.allObs);
-      await Promise.all([...chains.values()]);
+      await queue;
     },
   };
+}
+
+/** Removes the "(No data since …)" note that staleEvent appended. */
+function stripNote(d: AlertEvent['description']): AlertEvent['description'] {
+  return { vi: d.vi.replace(/ \(Mất số liệu từ [^)]*\)$/, ''), en: d.en.replace(/ \(No data since [^)]*\)$/, '') };
 }

@@ -10,7 +10,7 @@ function kimLong(over: Record<string, unknown> = {}): LevelRule {
     id: 'flood-kim-long', kind: 'level', station: 'kim-long', metric: 'water_level', event: { vi: 'Lũ', en: 'Flood' },
     levels: [{ level: 1, value: 1.0 }, { level: 2, value: 2.0 }, { level: 3, value: 3.5 }],
     hysteresis: 0.05, holdFall: '15m', ...over,
-  });
+  }) as LevelRule;
 }
 
 /** Feeds [minute, value] readings; returns the transitions as compact tuples and the final state. */

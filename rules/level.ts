@@ -1,4 +1,4 @@
-import type { LevelRule } from './schema.ts';
+import type { LevelSpec } from './schema.ts';
 
 /**
  * Level thresholds: the pure core. No clock, no I/O: time is the observation's own `ts`, so a
@@ -8,6 +8,20 @@ import type { LevelRule } from './schema.ts';
  */
 
 /** Plain JSON so it can be persisted as is (StateStore json namespace 'rule-state'). */
+/**
+ * What the zones machine needs from a rule. Every kind that maps a value to ordered levels (level,
+ * rate, accumulation, aqi, composite, sensor-fault) derives its value and runs it through here, so
+ * hysteresis, hold times and the late-reading guard are written once.
+ */
+export interface LevelMachine {
+  levels: readonly Pick<LevelSpec, 'level' | 'value'>[];
+  hysteresis: number;
+  holdRise: number;
+  holdFall: number;
+  /** 'falling': a level is passed from above (reservoir below its dead level) */
+  direction?: 'rising' | 'falling';
+}
+
 export interface LevelState {
   /** level in force, 0 = none */
   level: number;
@@ -52,7 +66,7 @@ export const initialLevelState = (): LevelState => ({ level: 0, lastTs: null, la
 /** Changes smaller than this (metric units) read as steady: gauges read to the centimetre. */
 const TREND_EPSILON = 0.005;
 
-export function evaluateLevel(rule: LevelRule, state: LevelState, obs: LevelReading): LevelResult {
+export function evaluateLevel(rule: LevelMachine, state: LevelState, obs: LevelReading): LevelResult {
   // A reading for a moment already past can neither raise nor clear anything (replays, redelivery).
   if (state.lastTs !== null && obs.ts <= state.lastTs) return { state, ignored: 'late' };
   // Out-of-range values are kept by ingest but never trigger (DESIGN.md "Wire contract"); they
@@ -83,21 +97,23 @@ export function evaluateLevel(rule: LevelRule, state: LevelState, obs: LevelRead
   return { state: next };
 }
 
-function fire(rule: LevelRule, prev: LevelState, next: LevelState, to: number, obs: LevelReading): LevelResult {
+function fire(rule: LevelMachine, prev: LevelState, next: LevelState, to: number, obs: LevelReading): LevelResult {
   const from = prev.level;
   const kind: TransitionKind = from === 0 ? 'raise' : to === 0 ? 'resolve' : to > from ? 'escalate' : 'deescalate';
   const threshold = to === 0 ? rule.levels[0]!.value : valueOf(rule, to);
-  const delta = prev.lastValue === null ? 0 : orient(rule, obs.value) - orient(rule, prev.lastValue);
-  const trend: Trend = prev.lastValue === null ? (to > from ? 'rising' : 'falling') : delta > TREND_EPSILON ? 'rising' : delta < -TREND_EPSILON ? 'falling' : 'steady';
+  // The trend of the value itself (a reservoir sinking below its dead level is 'falling').
+  const worse = to > from ? 1 : -1;
+  const delta = prev.lastValue === null ? orient(rule, worse) : obs.value - prev.lastValue;
+  const trend: Trend = delta > TREND_EPSILON ? 'rising' : delta < -TREND_EPSILON ? 'falling' : 'steady';
   return { state: { ...next, level: to, pending: null }, transition: { from, to, kind, threshold, value: obs.value, ts: obs.ts, trend } };
 }
 
-/** Values in a space where "worse" is always larger; 'falling' rules will negate here. */
-function orient(rule: LevelRule, value: number): number {
-  return rule.direction === 'rising' ? value : -value;
+/** Values in a space where "worse" is always larger: a falling rule negates them. */
+function orient(rule: LevelMachine, value: number): number {
+  return rule.direction === 'falling' ? -value : value;
 }
 
-function highestLevel(rule: LevelRule, reached: (spec: LevelRule['levels'][number]) => boolean): number {
+function highestLevel(rule: LevelMachine, reached: (spec: LevelMachine['levels'][number]) => boolean): number {
   let level = 0;
   for (const spec of rule.levels) if (reached(spec)) level = spec.level;
   return level;
@@ -107,7 +123,7 @@ function highestLevel(rule: LevelRule, reached: (spec: LevelRule['levels'][numbe
  * The alarm value of a level. A level missing from the rule (the file was edited while the level
  * was in force) holds at the value of the nearest defined level below it.
  */
-export function valueOf(rule: LevelRule, level: number): number {
+export function valueOf(rule: LevelMachine, level: number): number {
   let value = rule.levels[0]!.value;
   for (const spec of rule.levels) if (spec.level <= level) value = spec.value;
   return value;

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../contract/errors.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { createRulesRegistry, loadRuleFile, RuleFileError } from './load.ts';
+import type { LevelRule } from './schema.ts';
 
 const stations = loadStations(DEFAULT_STATIONS_FILE);
 const dir = mkdtempSync(join(tmpdir(), 'huewatch-rules-'));
@@ -50,17 +51,39 @@ describe('loadRuleFile', () => {
   it('loads a valid file with defaults filled in and durations in milliseconds', () => {
     const set = loadRuleFile(write('valid.yaml', VALID), { stations });
     expect(set.rules).toHaveLength(1);
-    expect(set.rules[0]).toMatchObject({
+    expect(set.rules[0] as LevelRule).toMatchObject({
       id: 'flood-kim-long', category: 'Met', direction: 'rising', holdRise: 0, holdFall: 90 * 60_000, expires: 6 * 3_600_000, radiusKm: 5,
     });
-    expect(Object.isFrozen(set.rules[0]!.levels)).toBe(true);
+    expect(Object.isFrozen((set.rules[0] as LevelRule).levels)).toBe(true);
   });
 
-  it('loads the shipped config/rules.yaml with a rule for every station that has alarm levels', () => {
+  it('loads the shipped config/rules.yaml with rules for every station and reservoir of the catalogue, at its real levels', () => {
     const set = loadRuleFile(new URL('../config/rules.yaml', import.meta.url).pathname, { stations });
-    const withLevels = stations.filter((s) => Object.keys(s.alarmLevels).length > 0).map((s) => s.id);
-    expect(set.rules.map((r) => r.station).sort()).toEqual(withLevels.sort());
-    expect(set.rules.find((r) => r.station === 'phu-oc')?.levels.map((l) => l.value)).toEqual([1.5, 3.0, 4.5]);
+    const kinds = (id: string) => set.rules.filter((r) => r.station === id).map((r) => r.kind);
+    for (const s of stations) {
+      expect(kinds(s.id), s.id).toEqual(expect.arrayContaining(['staleness', 'sensor-fault']));
+      if (s.kind === 'river') expect(kinds(s.id), s.id).toContain('rate');
+      if (s.kind === 'river' && Object.keys(s.alarmLevels).length > 0) {
+        const flood = set.rules.find((r): r is LevelRule => r.kind === 'level' && r.station === s.id && r.metric === 'water_level')!;
+        expect(Object.fromEntries(flood.levels.map((l) => [String(l.level), l.value]))).toEqual(s.alarmLevels);
+      }
+      if (s.kind === 'rain') expect(set.rules.filter((r) => r.station === s.id && r.kind === 'accumulation').map((r) => 'window' in r && r.window / 3_600_000).sort((a, b) => Number(a) - Number(b))).toEqual([1, 3, 6, 12, 24]);
+      if (s.kind === 'air') expect(kinds(s.id)).toContain('aqi');
+      if (s.kind === 'reservoir') expect(kinds(s.id)).toEqual(expect.arrayContaining(['level', 'composite', 'release']));
+    }
+    const reservoir = (id: string) => set.rules.find((r): r is LevelRule => r.kind === 'level' && r.station === id && r.direction === 'rising')!.levels.map((l) => l.value);
+    expect(reservoir('ta-trach')).toEqual([45.0, 50.0]); // normal and design flood levels
+    expect(reservoir('huong-dien')).toEqual([58.0]);
+    expect(set.rules.find((r): r is LevelRule => r.kind === 'level' && r.station === 'binh-dien' && r.direction === 'falling')!.levels[0]!.value).toBe(53.0);
+  });
+
+  it('refuses a falling rule whose values rise, and a rule with both station and stations', () => {
+    const file = write('falling.yaml', VALID.replace('metric: water_level', 'metric: water_level\n    direction: falling').replace('station: kim-long', 'station: kim-long\n    stations: [kim-long]'));
+    expect(problemsOf(file)).toEqual([
+      '3:5 rules[0]: exactly one of station, stations is required',
+      '9:26 rules[0].event.en: alert key "flood:kim-long" is already used by rule "flood-kim-long": one alert per rule and station',
+      '12:28 rules[0].levels[1].value: a falling rule needs decreasing values',
+    ]);
   });
 
   it('names file, line, column and key path for every problem of a file, not only the first', () => {
@@ -83,7 +106,7 @@ describe('loadRuleFile', () => {
       .replace('({value} {unit})', '({valeur})'));
     expect(problemsOf(file)).toEqual([
       '6:13 rules[0].metric: unknown metric "water_levle"',
-      '10:70 rules[0].levels[1].instruction.vi: unknown placeholder {valeur} (known: event, station, river, area, metric, value, unit, threshold, level, levelName, trend, time)',
+      '10:70 rules[0].levels[1].instruction.vi: unknown placeholder {valeur} (known: event, station, river, area, metric, value, unit, threshold, level, levelName, trend, time, window, category)',
       '11:28 rules[0].levels[2].value: values must be strictly increasing: 1.5 after 2',
     ]);
   });
@@ -123,7 +146,7 @@ describe('createRulesRegistry', () => {
     const file = write('live.yaml', VALID);
     const registry = createRulesRegistry(file, { stations });
     const seen: number[] = [];
-    registry.onChange((set) => seen.push(set.rules[0]!.holdFall));
+    registry.onChange((set) => seen.push((set.rules[0] as LevelRule).holdFall));
     const before = registry.current;
 
     writeFileSync(file, VALID.replace('holdFall: 1h30m', 'holdFall: forever'));
@@ -134,7 +157,7 @@ describe('createRulesRegistry', () => {
 
     writeFileSync(file, VALID.replace('holdFall: 1h30m', 'holdFall: 20m'));
     expect(registry.reload().ok).toBe(true);
-    expect(registry.current.rules[0]!.holdFall).toBe(20 * 60_000);
+    expect((registry.current.rules[0] as LevelRule).holdFall).toBe(20 * 60_000);
     expect(seen).toEqual([20 * 60_000]);
   });
 });

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { ErrorCode } from '../contract/errors.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Station } from '../platform/stations.ts';
-import { alertKey, levelRule, ruleFile, type RuleSet } from './schema.ts';
+import { alertKey, anyRule, ruleFile, type RawRule, type Rule, type RuleSet } from './schema.ts';
 
 /**
  * Loads the rule file: YAML parsed with positions kept, validated by the zod schema, cross-checked
@@ -70,43 +70,71 @@ export function parseRuleFile(text: string, file: string, opts: LoadOptions): Ru
   // Cross-checks need the catalogue or the whole file; run them on every rule that parses alone.
   const rawRules = isRecord(data) && Array.isArray(data.rules) ? data.rules : [];
   const byId = new Map(opts.stations.map((s) => [s.id, s]));
+  const known = () => `(known: ${[...byId.keys()].join(', ')})`;
   const ids = new Map<string, number>();
   const keys = new Map<string, string>();
   rawRules.forEach((raw: unknown, i) => {
-    if (isRecord(raw) && typeof raw.id === 'string') {
+    if (!isRecord(raw)) return;
+    if (typeof raw.id === 'string') {
       const first = ids.get(raw.id);
       if (first !== undefined) report(['rules', i, 'id'], `duplicate rule id "${raw.id}" (first used by rules[${first}])`);
       else ids.set(raw.id, i);
     }
-    if (!isRecord(raw) || typeof raw.station !== 'string') return;
-    const station = byId.get(raw.station);
-    if (!station) {
-      report(['rules', i, 'station'], `unknown station "${raw.station}" (known: ${[...byId.keys()].join(', ')})`);
-      return;
-    }
-    // Alarm levels are set by Decision 05/2020/QĐ-TTg and kept in the catalogue: the two must agree.
-    if (raw.metric === 'water_level' && Array.isArray(raw.levels)) {
-      raw.levels.forEach((spec: unknown, j) => {
-        if (!isRecord(spec) || typeof spec.value !== 'number') return;
-        const official = station.alarmLevels[String(spec.level)];
-        if (official !== undefined && Math.abs(official - spec.value) > 1e-9) {
-          report(['rules', i, 'levels', j, 'value'], `alarm level ${String(spec.level)} of ${station.id} is ${official} m in the station catalogue, not ${spec.value}`);
-        }
+    // one station, or a list expanded into one rule per station
+    const places: Array<[string, PropertyKey[]]> = [];
+    if (typeof raw.station === 'string') places.push([raw.station, ['rules', i, 'station']]);
+    if (Array.isArray(raw.stations)) raw.stations.forEach((s: unknown, j) => typeof s === 'string' && places.push([s, ['rules', i, 'stations', j]]));
+    if ((raw.station === undefined) === (raw.stations === undefined)) report(['rules', i], 'exactly one of station, stations is required');
+    if (Array.isArray(raw.conditions)) {
+      raw.conditions.forEach((c: unknown, j) => {
+        if (isRecord(c) && typeof c.station === 'string' && !byId.has(c.station)) report(['rules', i, 'conditions', j, 'station'], `unknown station "${c.station}" ${known()}`);
       });
     }
-    const one = levelRule.safeParse(raw);
-    if (!one.success) return;
-    const key = alertKey(one.data);
-    const owner = keys.get(key);
-    if (owner !== undefined) report(['rules', i, 'event', 'en'], `alert key "${key}" is already used by rule "${owner}": one alert per rule and station`);
-    else keys.set(key, one.data.id);
+    // A falling level (a reservoir below its dead level) is passed from above: values decrease.
+    if (raw.kind === 'level' && Array.isArray(raw.levels) && raw.levels.length >= 2) {
+      const [a, b] = raw.levels as unknown[];
+      if (isRecord(a) && isRecord(b) && typeof a.value === 'number' && typeof b.value === 'number') {
+        const falling = raw.direction === 'falling';
+        if (falling !== b.value < a.value) report(['rules', i, 'levels', 1, 'value'], `a ${falling ? 'falling' : 'rising'} rule needs ${falling ? 'decreasing' : 'increasing'} values`);
+      }
+    }
+    const one = anyRule.safeParse(raw);
+    for (const [stationId, path] of places) {
+      const station = byId.get(stationId);
+      if (!station) {
+        report(path, `unknown station "${stationId}" ${known()}`);
+        continue;
+      }
+      // Alarm levels are set by Decision 05/2020/QĐ-TTg and kept in the catalogue: the two must agree.
+      if (raw.kind === 'level' && raw.metric === 'water_level' && Array.isArray(raw.levels)) {
+        raw.levels.forEach((spec: unknown, j) => {
+          if (!isRecord(spec) || typeof spec.value !== 'number') return;
+          const official = station.alarmLevels[String(spec.level)];
+          if (official !== undefined && Math.abs(official - spec.value) > 1e-9) {
+            report(['rules', i, 'levels', j, 'value'], `alarm level ${String(spec.level)} of ${station.id} is ${official} m in the station catalogue, not ${spec.value}`);
+          }
+        });
+      }
+      if (!one.success) continue;
+      const key = alertKey({ ...one.data, station: stationId });
+      const owner = keys.get(key);
+      if (owner !== undefined) report(['rules', i, 'event', 'en'], `alert key "${key}" is already used by rule "${owner}": one alert per rule and station`);
+      else keys.set(key, one.data.id);
+    }
   });
 
   if (problems.length > 0 || !parsed.success) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new RuleFileError(file, problems);
   }
-  return deepFreeze({ file, rules: parsed.data.rules });
+  return deepFreeze({ file, rules: parsed.data.rules.flatMap(expand) });
+}
+
+/** `stations: [a, b]` → one rule per station, id `{id}.{station}` (one alert key each). */
+function expand(raw: RawRule): Rule[] {
+  const { station, stations, ...rest } = raw;
+  if (station !== undefined) return [{ ...rest, station } as Rule];
+  return (stations ?? []).map((s) => ({ ...rest, id: `${rest.id}.${s}`, station: s }) as Rule);
 }
 
 function reportIssue(issue: z.core.$ZodIssue, report: (path: PropertyKey[], message: string, key?: string) => void): void {

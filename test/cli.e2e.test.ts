@@ -38,7 +38,7 @@ describe('the huewatch command', () => {
 
   it('starts the whole platform with simulated stations, takes a real device, and stops cleanly on Ctrl-C', async () => {
     const secret = /MQTT password: (\S+)/.exec((await run(process.execPath, [BIN, 'device', 'add', 'kl-08', '--station', 'kim-long'], { env: env() })).stdout)![1]!;
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], { env: { ...env(), SIM: '1', SIM_INTERVAL_MS: '200', SIM_SPEED: '600' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], { env: { ...env(), SIM: '1', SIM_INTERVAL_MS: '1000', SIM_SPEED: '600' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stdout += d));

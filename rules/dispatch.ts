@@ -1,0 +1,109 @@
+import { METRICS, isMetric, type MetricName } from '../contract/metrics.ts';
+import type { Observation } from '../contract/obs.ts';
+import { evaluateAccumulation } from './accumulation.ts';
+import { AQI_METRICS, AQI_SPAN, evaluateAqi } from './aqi-rule.ts';
+import { compositeNeeds, evaluateComposite } from './composite.ts';
+import { evaluateLevel, type LevelResult, type LevelState } from './level.ts';
+import { evaluateRate } from './rate.ts';
+import type { Rule } from './schema.ts';
+import { evaluateSensorFault } from './sensor-fault.ts';
+import { stalenessSeen } from './staleness.ts';
+import type { Standards } from './standards.ts';
+import type { Texts } from './texts.ts';
+import type { Sample } from './window.ts';
+
+/**
+ * One observation through one rule, whatever its kind: the pure step the engine (and the bench)
+ * calls. No I/O and no clock of its own: `now` is passed in (staleness only), windows are given.
+ */
+
+export interface EvalContext {
+  standards: Standards;
+  windowOf(station: string, metric: MetricName): readonly Sample[];
+}
+
+export interface Outcome {
+  result: LevelResult;
+  /** CAP-ish `source` of the event this may cause */
+  source: { station: string; metric: string; value: number; threshold: number };
+  /** the metric the texts speak of */
+  metric?: string;
+  levelName?: Texts;
+  category?: Texts;
+}
+
+/** Windows a rule needs: (station, metric, span). Rules not listed need none. */
+export function windowNeeds(rule: Rule): Array<{ station: string; metric: MetricName; span: number }> {
+  switch (rule.kind) {
+    case 'rate':
+    case 'accumulation':
+      return [{ station: rule.station, metric: rule.metric, span: rule.window }];
+    case 'aqi':
+      return AQI_METRICS.map((metric) => ({ station: rule.station, metric, span: AQI_SPAN }));
+    case 'composite':
+      return compositeNeeds(rule);
+    default:
+      return [];
+  }
+}
+
+/** Does this observation concern the rule? (cheap, before any evaluation) */
+export function concerns(rule: Rule, obs: Observation): boolean {
+  if (rule.kind === 'composite') return rule.conditions.some((c) => c.station === obs.station && obs.values.some((v) => v.metric === c.metric));
+  if (rule.station !== obs.station) return false;
+  switch (rule.kind) {
+    case 'level': case 'rate': case 'accumulation': return obs.values.some((v) => v.metric === rule.metric);
+    case 'aqi': return obs.values.some((v) => (AQI_METRICS as readonly string[]).includes(v.metric));
+    case 'release': return false;
+    default: return true;
+  }
+}
+
+export function evaluateRule(rule: Rule, state: LevelState, obs: Observation, ctx: EvalContext, now: number): Outcome | undefined {
+  const thresholdOf = (r: LevelResult, fallback: number) => r.transition?.threshold ?? fallback;
+  switch (rule.kind) {
+    case 'level': case 'rate': case 'accumulation': {
+      const reading = obs.values.find((v) => v.metric === rule.metric);
+      if (!reading) return undefined;
+      const input = { ts: obs.ts, value: reading.value, quality: reading.quality };
+      const result = rule.kind === 'level' ? evaluateLevel(rule, state, input)
+        : rule.kind === 'rate' ? evaluateRate(rule, state, ctx.windowOf(rule.station, rule.metric), input)
+          : evaluateAccumulation(rule, state, ctx.windowOf(rule.station, rule.metric), input);
+      const spec = rule.levels.find((l) => l.level === result.transition?.to);
+      return {
+        result,
+        source: { station: rule.station, metric: rule.metric, value: result.transition?.value ?? reading.value, threshold: thresholdOf(result, rule.levels[0]!.value) },
+        ...(spec?.name ? { levelName: spec.name } : {}),
+      };
+    }
+    case 'aqi': {
+      const res = evaluateAqi(rule, ctx.standards, state, (m) => ctx.windowOf(rule.station, m), obs.ts);
+      const cat = res.category && { vi: res.category.vi, en: res.category.name };
+      return {
+        result: res,
+        source: { station: rule.station, metric: 'vn_aqi', value: res.aqi?.aqi ?? 0, threshold: thresholdOf(res, 0) },
+        ...(cat ? { levelName: cat, category: cat } : {}),
+      };
+    }
+    case 'sensor-fault': {
+      const res = evaluateSensorFault(rule, state, obs);
+      if (!res) return undefined;
+      const r = res.reading!;
+      const range = isMetric(r.metric) ? METRICS[r.metric] : undefined;
+      const bound = range ? (r.value < range.min ? range.min : range.max) : 0;
+      return { result: res, source: { station: rule.station, metric: r.metric, value: r.value, threshold: bound }, metric: r.metric };
+    }
+    case 'staleness': {
+      const res = stalenessSeen(rule, state, obs.ts, now);
+      return { result: res, source: { station: rule.station, metric: 'silence_min', value: res.transition?.value ?? 0, threshold: rule.maxSilence / 60_000 } };
+    }
+    case 'composite': {
+      const res = evaluateComposite(rule, state, (s, m) => ctx.windowOf(s, m as MetricName), obs.ts);
+      const first = rule.conditions[0]!;
+      const last = ctx.windowOf(first.station, first.metric).at(-1);
+      return { result: res, source: { station: first.station, metric: first.metric, value: last?.value ?? 0, threshold: first.above ?? first.below ?? first.rises!.by } };
+    }
+    case 'release':
+      return undefined;
+  }
+}

@@ -1,0 +1,206 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertEvent } from '../contract/alert.ts';
+import type { MetricName } from '../contract/metrics.ts';
+import { qualityOf } from '../contract/metrics.ts';
+import { subscriptions, topics } from '../contract/topics.ts';
+import { silentLogger } from '../platform/log.ts';
+import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
+import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
+import { createRulesEngine, type Scheduler } from './engine.ts';
+import { loadRuleFile } from './load.ts';
+import { acknowledgeAlert, AUDIT_NAMESPACE, cancelAlert, declareReleaseOrder } from './operator-actions.ts';
+import type { RuleSet } from './schema.ts';
+
+/** The rules engine with other kinds, against a real aedes broker and the real embedded store. */
+
+const T0 = Date.parse('2025-10-30T00:00:00Z');
+const MIN = 60_000;
+const stations = loadStations(DEFAULT_STATIONS_FILE);
+const shipped = loadRuleFile(new URL('../config/rules.yaml', import.meta.url).pathname, { stations });
+const only = (...ids: string[]): RuleSet => ({ ...shipped, rules: shipped.rules.filter((r) => ids.includes(r.id)) });
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+async function broker(): Promise<string> {
+  const b = await Aedes.createBroker();
+  const server = createServer(b.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(async () => {
+    await new Promise<void>((resolve) => b.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function client(url: string): Promise<MqttClient> {
+  const c = await connectAsync(url, { clientId: `t-${Math.random().toString(16).slice(2)}`, reconnectPeriod: 0 });
+  cleanup.push(() => c.endAsync(true));
+  return c;
+}
+
+async function openStore(): Promise<EmbeddedStore> {
+  const s = await openEmbeddedStore({ file: ':memory:', log: silentLogger() });
+  cleanup.push(() => s.close());
+  return s;
+}
+
+/** A scheduler the test drives: `advance` moves the clock and runs the due ticks (fake timers). */
+function fakeScheduler(clock: { t: number }) {
+  const jobs: Array<{ ms: number; fn: () => void; next: number }> = [];
+  const scheduler: Scheduler = { every: (ms, fn) => { const j = { ms, fn, next: clock.t + ms }; jobs.push(j); return { cancel: () => jobs.splice(jobs.indexOf(j), 1) }; } };
+  return { scheduler, advanceTo(t: number) { for (const j of jobs) while (j.next <= t) { clock.t = j.next; j.fn(); j.next += j.ms; } clock.t = t; } };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) if (await check()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function setup(url: string, store: EmbeddedStore, rules: RuleSet) {
+  const clock = { t: T0, now() { return this.t; } };
+  const metrics = new Registry();
+  const fake = fakeScheduler(clock);
+  const engine = createRulesEngine({ rules, stations, mqtt: await client(url), state: store, series: store, log: silentLogger(), metrics, clock, scheduler: fake.scheduler, tickMs: MIN });
+  const emitted: AlertEvent[] = [];
+  engine.events.on('alert', (e) => emitted.push(e));
+  cleanup.push(() => engine.stop());
+  const ingest = await client(url);
+  let seq = 0;
+  const handled = async () => (await metrics.getSingleMetric('huewatch_rules_obs_handled_total')?.get())?.values[0]?.value ?? 0;
+  /** As ingest does: store the reading, then publish the observation; waits until the engine handled it. */
+  const obs = async (station: string, metric: MetricName, minute: number, value: number) => {
+    clock.t = Math.max(clock.t, T0 + minute * MIN + 5_000);
+    const ts = T0 + minute * MIN;
+    const quality = qualityOf(metric, value);
+    await store.writeReadings([{ station, device: `${station}-1`, metric, ts, value, quality }]);
+    const before = await handled();
+    await ingest.publishAsync(topics.obs(station), JSON.stringify({ station, device: `${station}-1`, ts, seq: ++seq, values: [{ metric, value, unit: 'x', quality }] }), { qos: 1 });
+    await until('the observation handled', async () => (await handled()) > before);
+  };
+  const tickAt = async (minute: number) => { fake.advanceTo(T0 + minute * MIN); await engine.tick(); };
+  return { engine, emitted, obs, clock, tickAt };
+}
+
+const summary = (events: AlertEvent[]) => events.map((e) => `${e.key} ${e.msgType} ${e.status} L${e.level} #${e.eventSeq}`);
+
+describe('rules engine kinds against a real broker and store', () => {
+  it('a replayed Kim Long flood hydrograph with wave noise yields exactly the expected alert events, without flapping', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const { engine, emitted, obs } = await setup(url, store, only('flood-kim-long'));
+    await engine.start();
+    // 2025-10-30 flood at Kim Long (peak 3.72 m at 07:00): rise through BĐ1–3, peak, recession; ±6 cm noise
+    const base = [0.6, 0.9, 1.1, 1.4, 1.8, 2.1, 2.6, 3.1, 3.55, 3.72, 3.6, 3.4, 3.2, 2.8, 2.3, 1.9, 1.5, 1.2, 0.9, 0.7];
+    const noise = [0.06, -0.06, 0.04, -0.05, 0.03, -0.06, 0.05];
+    let minute = 0;
+    for (const level of base) for (let k = 0; k < 3; k++) await obs('kim-long', 'water_level', (minute += 10), Math.round((level + noise[(minute / 10) % noise.length]!) * 100) / 100);
+    expect(summary(emitted)).toEqual([
+      'flood:kim-long Alert active L1 #1',
+      'flood:kim-long Update active L2 #2',
+      'flood:kim-long Update active L3 #3',
+      'flood:kim-long Update active L2 #4',
+      'flood:kim-long Update active L1 #5',
+      'flood:kim-long Cancel resolved L0 #6',
+    ]);
+    const history = await store.alertHistory(emitted[0]!.id);
+    expect(history.map((h) => (h.cause as { ts: number }).ts)).toEqual(emitted.map((e) => Date.parse(e.source.observedAt)));
+  });
+
+  it('a silent station raises a device-offline alert for operators, marks its flood alert stale instead of resolving it, and both recover when data returns', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const { engine, emitted, obs, tickAt } = await setup(url, store, only('flood-thuong-nhat', 'offline.thuong-nhat'));
+    await engine.start();
+    await obs('thuong-nhat', 'water_level', 0, 59.3);
+    await tickAt(20);
+    expect(summary(emitted)).toEqual(['flood:thuong-nhat Alert active L1 #1']);
+    await tickAt(31);
+    expect(summary(emitted).slice(1)).toEqual(['device-offline:thuong-nhat Alert active L1 #1', 'flood:thuong-nhat Update active L1 #2']);
+    expect(emitted[1]!.area.codes).toEqual(['operators']);
+    expect(emitted[2]).toMatchObject({ certainty: 'Unknown', expires: '2025-10-30T00:31:00Z' });
+    await tickAt(60);
+    expect(emitted).toHaveLength(3); // once, not at every tick
+    await obs('thuong-nhat', 'water_level', 61, 59.35);
+    expect(summary(emitted).slice(3)).toEqual(['flood:thuong-nhat Update active L1 #3', 'device-offline:thuong-nhat Cancel resolved L0 #2']);
+    expect(emitted[3]).toMatchObject({ certainty: 'Observed', expires: null });
+    expect(emitted[3]!.description.en).not.toContain('No data since');
+  });
+
+  it('after a restart in the middle of a rain event the 24 h window is warmed from the store: the alert continues and nothing fires again', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const rules = only('rain-24h.rg-nam-dong');
+    const a = await setup(url, store, rules);
+    await a.engine.start();
+    for (let m = 10; m <= 300; m += 10) await a.obs('rg-nam-dong', 'rainfall', m, 2); // 30 × 2 = 60 mm: "mưa to"
+    expect(summary(a.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Alert active L1 #1', 'heavy-rain-24h:rg-nam-dong Update active L2 #2']);
+    await a.engine.stop();
+
+    const b = await setup(url, store, rules);
+    b.clock.t = T0 + 305 * MIN;
+    await b.engine.start();
+    expect(b.emitted).toEqual([]);
+    await b.obs('rg-nam-dong', 'rainfall', 300, 50); // replayed reading for a moment already past: ignored
+    expect(b.emitted).toEqual([]);
+    await b.obs('rg-nam-dong', 'rainfall', 310, 41); // 60 warmed + 41 = 101 mm: "mưa rất to"
+    expect(summary(b.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Update active L3 #3']);
+    expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 101, threshold: 100.01 } });
+  });
+
+  it('operators acknowledge and cancel with who, when and why kept, audited; an unacknowledged alert escalates once with its channels in the history', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const { engine, emitted, obs, tickAt, clock } = await setup(url, store, only('flood-kim-long', 'flood-phu-oc'));
+    await engine.start();
+    await obs('kim-long', 'water_level', 0, 1.2);
+    await obs('phu-oc', 'water_level', 0, 1.6);
+    const [kl, po] = emitted;
+    await tickAt(31); // ackWithin 30m
+    expect(summary(emitted.slice(2)).sort()).toEqual(['flood:kim-long Update active L1 #2', 'flood:phu-oc Update active L1 #2']);
+    expect(emitted.slice(2).map((e) => e.severity)).toEqual(['Severe', 'Severe']); // Moderate + one step
+    const hist = await store.alertHistory(kl!.id);
+    expect(hist[1]!.cause).toMatchObject({ ackTimeout: { channels: ['sms', 'loudspeaker'], from: 'Moderate', to: 'Severe' } });
+    await tickAt(40);
+    expect(emitted).toHaveLength(4);
+
+    clock.t = T0 + 41 * MIN;
+    const acked = await acknowledgeAlert(engine, kl!.id, 'ioc-duty');
+    expect(acked).toMatchObject({ msgType: 'Update', status: 'acknowledged', eventSeq: 3, operator: { user: 'ioc-duty', at: '2025-10-30T00:41:00Z' } });
+    clock.t = T0 + 42 * MIN;
+    const cancelled = await cancelAlert(engine, po!.id, 'ioc-duty', 'gauge under maintenance');
+    expect(cancelled).toMatchObject({ msgType: 'Cancel', status: 'cancelled', operator: { user: 'ioc-duty', reason: 'gauge under maintenance' } });
+    expect((await store.alertHistory(po!.id)).at(-1)!.cause).toEqual({ operator: { action: 'cancel', user: 'ioc-duty', reason: 'gauge under maintenance' } });
+    expect((await store.listJson(AUDIT_NAMESPACE)).map((a) => (a.value as { action: string }).action)).toEqual(['acknowledge', 'cancel']);
+    // the cancelled alert is not raised again at the same level, nor on the way down
+    await obs('phu-oc', 'water_level', 50, 1.7);
+    await obs('phu-oc', 'water_level', 60, 0.5);
+    await obs('phu-oc', 'water_level', 80, 0.5);
+    expect(emitted.filter((e) => e.key === 'flood:phu-oc').map((e) => e.msgType)).toEqual(['Alert', 'Update', 'Cancel']);
+    await expect(acknowledgeAlert(engine, po!.id, 'ioc-duty')).rejects.toMatchObject({ code: 'HW_ERR_BAD_REQUEST' });
+  });
+
+  it('a release order declared by the Tả Trạch operator warns the communes downstream before the gates open', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const resident = await client(url);
+    const got: string[] = [];
+    resident.on('message', (topic) => got.push(topic));
+    await resident.subscribeAsync(subscriptions.areaAlerts('kim-long'), { qos: 1 });
+    const { engine } = await setup(url, store, only('release-ta-trach'));
+    await engine.start();
+    const ev = await declareReleaseOrder(engine, { reservoir: 'ta-trach', flowMin: 500, flowMax: 1200, start: T0 + 2 * 60 * MIN, user: 'ta-trach-operator' });
+    expect(ev).toMatchObject({ msgType: 'Alert', key: 'reservoir-release:ta-trach', urgency: 'Expected', area: { codes: ['kim-long'] }, source: { value: 1200, threshold: 500 } });
+    expect(ev.headline.vi).toBe('Hồ Tả Trạch xả lũ từ 09:00 30/10/2025 (giờ Việt Nam): 500–1200 m³/s');
+    await until('the warning on the resident topic', () => got.includes('huewatch/v1/alerts/kim-long/reservoir-release_ta-trach'));
+    const revised = await declareReleaseOrder(engine, { reservoir: 'ta-trach', flowMin: 800, flowMax: 1600, start: T0 + 2 * 60 * MIN, user: 'ta-trach-operator' });
+    expect(revised).toMatchObject({ id: ev.id, msgType: 'Update', eventSeq: 2 });
+    await expect(declareReleaseOrder(engine, { reservoir: 'kim-long', flowMin: 1, flowMax: 2, start: T0, user: 'x' })).rejects.toMatchObject({ code: 'HW_ERR_NOT_FOUND' });
+  });
+});
