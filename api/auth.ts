@@ -18,6 +18,13 @@ export function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** who made the request, once a `requireRole` preHandler has let it through */
+    principal?: ApiToken;
+  }
+}
+
 /** Builds `requireRole(role)` preHandlers over a fixed token list (bearer tokens, RFC 6750). */
 export function bearerAuth(tokens: readonly ApiToken[]) {
   function principalOf(req: FastifyRequest): ApiToken | undefined {
@@ -31,6 +38,7 @@ export function bearerAuth(tokens: readonly ApiToken[]) {
       const p = principalOf(req);
       if (!p) throw new ApiError(401, ErrorCode.NOT_AUTHORIZED, 'a bearer token is required');
       if (ROLES.indexOf(p.role) < ROLES.indexOf(role)) throw new ApiError(403, ErrorCode.NOT_AUTHORIZED, `role ${role} required`);
+      req.principal = p;
     };
   };
 }

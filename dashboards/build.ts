@@ -1,0 +1,268 @@
+/**
+ * Generates the provisioned Grafana dashboards from the Huế reference data, so every alarm level,
+ * reservoir level and VN_AQI breakpoint on a chart is the one in config/ and never a copy.
+ *
+ *   node --import tsx dashboards/build.ts      # rewrites dashboards/json/<folder>/<uid>.json
+ *
+ * The JSON is committed (Grafana reads files, not TypeScript); dashboards/dashboards.test.ts fails
+ * when it differs from what this generator produces.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Dashboard, Panel } from '@grafana/schema';
+import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
+import { bargauge, dashboard, influx, lit, LEVEL_COLOURS, panel, prom, PROMETHEUS, rgbHex, row, timeseries, type Step, INFLUX } from './lib.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const JSON_DIR = join(HERE, 'json');
+const CONFIG = join(HERE, '..', 'config');
+
+/** Dashboard folders in Grafana; one provisioning provider each (provisioning/dashboards/huewatch.yaml). */
+export const FOLDERS = { hydromet: 'HueWatch — Hydro-met', environment: 'HueWatch — Air', fisheries: 'HueWatch — Fisheries', platform: 'HueWatch — Platform' } as const;
+export type Folder = keyof typeof FOLDERS;
+
+export interface BuiltDashboard {
+  folder: Folder;
+  file: string;
+  dashboard: Dashboard;
+}
+
+interface ReservoirRef { id: string; name: string; normal_level_m?: number; dead_level_m?: number; design_flood_level_m?: number }
+interface Standards {
+  rainfall: { classes_24h_mm: Array<{ vi: string; min: number }>; flash_flood_24h_bands_mm: number[] };
+  vn_aqi: { breakpoints: Record<string, Array<number | null>>; categories: Array<{ vi: string; name: string; rgb: number[] }> };
+}
+
+const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
+
+export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsFile = join(CONFIG, 'vn-standards.json')): BuiltDashboard[] {
+  const stations = loadStations(stationsFile);
+  const reservoirs = readJson<{ reservoirs: ReservoirRef[] }>(stationsFile).reservoirs;
+  const std = readJson<Standards>(standardsFile);
+  const byKind = (k: string) => stations.filter((s) => s.kind === k);
+  const out: BuiltDashboard[] = [];
+  const add = (folder: Folder, d: Dashboard) => out.push({ folder, file: `${d.uid}.json`, dashboard: d });
+
+  // ---- rivers: one chart per station, its alarm levels (Decision 05/2020/QĐ-TTg) as threshold lines
+  const rivers = byKind('river');
+  add('hydromet', dashboard({
+    uid: 'huewatch-rivers',
+    title: 'Rivers — water levels and alarm levels',
+    description: 'Water level at each river station (m, national height datum) against its flood alarm levels from config/hue-stations.json.',
+    tags: ['hydro', 'flood'],
+    panels: rivers.map((s, i) => {
+      const levels = Object.entries(s.alarmLevels).sort(([, a], [, b]) => a - b);
+      const steps: Step[] = [{ value: null, color: 'green' }, ...levels.map(([lvl, m]) => ({ value: m, color: LEVEL_COLOURS[lvl] ?? 'red' }))];
+      return timeseries({
+        title: `${s.name} (${s.river ?? ''}) — water level`,
+        description: levels.length
+          ? `Alarm levels: ${levels.map(([l, m]) => `BĐ${l} ${m} m`).join(', ')}.`
+          : 'No alarm levels are configured for this station: watch the rate of rise.',
+        unit: 'lengthm',
+        targets: [influx('A', `SELECT mean("water_level") FROM "hydro" WHERE "station" = ${lit(s.id)} AND $timeFilter GROUP BY time($__interval) fill(none)`, 'water level')],
+        grid: { x: (i % 2) * 12, y: Math.floor(i / 2) * 9, w: 12, h: 9 },
+        ...(levels.length ? { steps, thresholdStyle: 'line+area' as const } : {}),
+      });
+    }),
+  }));
+
+  // ---- reservoirs: level against dead / normal / design flood levels; inflow, outflow, spillway
+  add('hydromet', dashboard({
+    uid: 'huewatch-reservoirs',
+    title: 'Reservoirs — levels and discharges',
+    description: 'Reservoir level (m a.s.l.) against its dead, normal and design flood levels; inflow, outflow and spillway discharge (m³/s).',
+    tags: ['hydro', 'reservoir'],
+    panels: reservoirs.flatMap((r, i) => {
+      const steps: Step[] = [{ value: null, color: 'blue' }];
+      if (r.dead_level_m !== undefined) steps.push({ value: r.dead_level_m, color: 'green' });
+      if (r.normal_level_m !== undefined) steps.push({ value: r.normal_level_m, color: '#ff780a' });
+      if (r.design_flood_level_m !== undefined) steps.push({ value: r.design_flood_level_m, color: '#e02f44' });
+      const named = [['dead', r.dead_level_m], ['normal', r.normal_level_m], ['design flood', r.design_flood_level_m]].filter(([, v]) => v !== undefined);
+      const where = `WHERE "station" = ${lit(r.id)} AND $timeFilter GROUP BY time($__interval) fill(none)`;
+      return [
+        timeseries({
+          title: `${r.name} — reservoir level`,
+          description: `Levels: ${named.map(([n, v]) => `${n} ${v} m`).join(', ') || 'none configured'}.`,
+          unit: 'lengthm',
+          targets: [influx('A', `SELECT mean("reservoir_level") FROM "reservoir" ${where}`, 'level')],
+          grid: { x: 0, y: i * 9, w: 12, h: 9 },
+          steps,
+          thresholdStyle: 'line',
+        }),
+        timeseries({
+          title: `${r.name} — inflow, outflow, spillway`,
+          unit: 'flowcms',
+          min: 0,
+          targets: [
+            influx('A', `SELECT mean("inflow") FROM "reservoir" ${where}`, 'inflow'),
+            influx('B', `SELECT mean("outflow") FROM "reservoir" ${where}`, 'outflow'),
+            influx('C', `SELECT mean("spillway") FROM "reservoir" ${where}`, 'spillway'),
+          ],
+          grid: { x: 12, y: i * 9, w: 12, h: 9 },
+        }),
+      ];
+    }),
+  }));
+
+  // ---- rainfall: hourly bars and 24 h totals against the national rainfall classes
+  const rainSteps: Step[] = [{ value: null, color: 'green' }, ...std.rainfall.classes_24h_mm.map((c, i) => ({ value: c.min, color: ['#8ab8ff', '#f2cc0c', '#e02f44'][i] ?? 'purple' }))];
+  add('hydromet', dashboard({
+    uid: 'huewatch-rainfall',
+    title: 'Rainfall — hourly and 24 h totals',
+    description: 'Rainfall (mm in the interval ending at each reading) summed per hour, and the last 24 h per gauge against the 24 h classes of config/vn-standards.json.',
+    tags: ['rain'],
+    panels: [
+      timeseries({
+        title: 'Hourly rainfall by gauge',
+        unit: 'lengthmm',
+        min: 0,
+        bars: true,
+        targets: [influx('A', 'SELECT sum("rainfall") FROM "rain" WHERE $timeFilter GROUP BY time(1h), "station" fill(none)', '$tag_station')],
+        grid: { x: 0, y: 0, w: 24, h: 10 },
+      }),
+      bargauge({
+        title: 'Rainfall, last 24 h',
+        description: `24 h classes: ${std.rainfall.classes_24h_mm.map((c) => `${c.vi} ≥ ${c.min} mm`).join(', ')}; flash-flood bands ${std.rainfall.flash_flood_24h_bands_mm.join(' / ')} mm.`,
+        unit: 'lengthmm',
+        targets: [influx('A', 'SELECT sum("rainfall") FROM "rain" WHERE time > now() - 24h GROUP BY "station"', '$tag_station')],
+        grid: { x: 0, y: 10, w: 24, h: 8 },
+        steps: rainSteps,
+      }),
+    ],
+  }));
+
+  // ---- air: no AQI field is written yet, so each pollutant is charted with the VN_AQI
+  // breakpoints (Decision 1459/QĐ-TCMT) as thresholds in the official category colours
+  const colours = std.vn_aqi.categories.map((c) => rgbHex(c.rgb));
+  const pollutants = [['pm25', 'pm25', 'PM2.5'], ['pm10', 'pm10', 'PM10'], ['o3', 'o3_1h', 'O₃ (1 h breakpoints)'], ['no2', 'no2', 'NO₂'], ['so2', 'so2', 'SO₂'], ['co', 'co', 'CO']] as const;
+  const airStations = byKind('air');
+  add('environment', dashboard({
+    uid: 'huewatch-air',
+    title: 'Air quality — VN_AQI bands',
+    description: 'Pollutant concentrations (µg/m³) per station; background bands are the VN_AQI categories (Tốt … Nguy hại) of Decision 1459/QĐ-TCMT at the concentrations where each sub-index starts. No VN_AQI field is written to InfluxDB yet; the bands show the category of each hourly concentration, not the NowCast-based index the rules compute.',
+    tags: ['air', 'aqi'],
+    panels: [
+      ...pollutants.map(([field, bp, label], i) => {
+        const breaks = std.vn_aqi.breakpoints[bp] ?? [];
+        // breakpoint k starts AQI band k (0–50, 51–100, …); bands 6 and 7 are both "hazardous"
+        const steps: Step[] = [{ value: null, color: colours[0]! }];
+        for (let k = 1; k < Math.min(breaks.length - 1, colours.length); k++) if (breaks[k] != null) steps.push({ value: breaks[k]!, color: colours[k]! });
+        return timeseries({
+          title: `${label} by station`,
+          description: `VN_AQI breakpoints for ${label}: ${breaks.filter((b) => b != null).join(', ')} µg/m³.`,
+          unit: 'conμgm3', // Grafana's unit id for µg/m³
+          min: 0,
+          targets: [influx('A', `SELECT mean(${JSON.stringify(field)}) FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)`, '$tag_station')],
+          grid: { x: (i % 2) * 12, y: Math.floor(i / 2) * 9, w: 12, h: 9 },
+          steps,
+          thresholdStyle: 'line+area',
+        });
+      }),
+      timeseries({
+        title: 'Temperature, humidity and wind',
+        description: `Stations: ${airStations.map((s) => s.name).join(', ')}.`,
+        unit: 'celsius',
+        targets: [
+          influx('A', 'SELECT mean("temperature") FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', 'temperature $tag_station'),
+          influx('B', 'SELECT mean("humidity") FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', 'humidity $tag_station'),
+          influx('C', 'SELECT mean("wind_speed") FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', 'wind $tag_station'),
+        ],
+        grid: { x: 0, y: 27, w: 24, h: 8 },
+      }),
+    ],
+  }));
+
+  // ---- fisheries: vessel positions on a Geomap, heading from course over ground
+  const vesselQuery = 'SELECT last("lat") AS "lat", last("lon") AS "lon", last("sog") AS "sog", last("cog") AS "cog" FROM "vessel" WHERE $timeFilter GROUP BY "vessel"';
+  add('fisheries', dashboard({
+    uid: 'huewatch-fisheries',
+    title: 'Fisheries — vessel positions',
+    description: 'Latest position of each vessel (AIS and VMS) from measurement `vessel`, heading from course over ground, over the fishing zones of config/hue-sea-zones.geojson (mounted into Grafana at public/maps/). Measurement `vessel` is not written to InfluxDB yet (see dashboards/README.md).',
+    tags: ['vessels', 'fisheries'],
+    time: 'now-6h',
+    panels: [
+      panel({
+        type: 'geomap',
+        title: 'Vessels',
+        datasource: INFLUX,
+        gridPos: { x: 0, y: 0, w: 16, h: 18 },
+        targets: [influx('A', vesselQuery, undefined, 'table')],
+        fieldConfig: { defaults: { color: { mode: 'thresholds' as never }, thresholds: { mode: 'absolute' as never, steps: [{ value: null, color: 'blue' }] } }, overrides: [] },
+        options: {
+          view: { id: 'coords', lat: 16.45, lon: 107.75, zoom: 9 },
+          controls: { showZoom: true, mouseWheelZoom: true, showAttribution: true },
+          // No internet at run time: no tile basemap; the sea zones are drawn from the repo's GeoJSON.
+          basemap: { type: 'geojson', name: 'Sea zones', config: { src: 'public/maps/hue-sea-zones.geojson', rules: [], style: { color: { fixed: '#8ab8ff' }, opacity: 0.3 } } },
+          layers: [{
+            type: 'markers',
+            name: 'Vessels',
+            location: { mode: 'coords', latitude: 'lat', longitude: 'lon' },
+            config: {
+              showLegend: false,
+              style: {
+                symbol: { mode: 'fixed', fixed: 'img/icons/marker/triangle.svg' },
+                rotation: { field: 'cog', mode: 'field', fixed: 0, min: 0, max: 360 },
+                size: { fixed: 10 },
+                color: { fixed: '#f2cc0c' },
+                text: { mode: 'field', field: 'vessel' },
+                textConfig: { fontSize: 10, offsetY: -12 },
+              },
+            },
+          }],
+          tooltip: { mode: 'details' },
+        },
+      }),
+      panel({
+        type: 'table',
+        title: 'Latest fixes',
+        datasource: INFLUX,
+        gridPos: { x: 16, y: 0, w: 8, h: 18 },
+        targets: [influx('A', vesselQuery, undefined, 'table')],
+        fieldConfig: { defaults: {}, overrides: [] },
+        options: { showHeader: true, sortBy: [{ displayName: 'Time', desc: true }] },
+      }),
+    ],
+  }));
+
+  // ---- platform health: Prometheus (the platform's /metrics) plus device health from InfluxDB
+  const ts = (title: string, unit: string, targets: Array<Record<string, unknown>>, grid: { x: number; y: number; w: number; h: number }, description?: string): Panel =>
+    timeseries({ title, unit, targets, grid, datasource: PROMETHEUS, ...(description ? { description } : {}) });
+  add('platform', dashboard({
+    uid: 'huewatch-platform',
+    title: 'Platform health',
+    description: 'Ingest rate, drops, store write latency, rules and alert events from the platform\'s Prometheus metrics (/metrics, scraped by the compose `prometheus` service); device battery and signal from InfluxDB. Spool depth and end-to-end alert latency are not exported as metrics yet.',
+    tags: ['platform'],
+    time: 'now-6h',
+    refresh: '10s',
+    panels: [
+      row('Ingest', 0),
+      ts('Ingest rate', 'reqps', [prom('A', 'sum(rate(huewatch_ingest_messages_total[$__rate_interval]))', 'messages/s'), prom('B', 'sum(rate(huewatch_ingest_readings_stored_total[$__rate_interval]))', 'readings stored/s')], { x: 0, y: 1, w: 8, h: 8 }),
+      ts('Dropped messages by code', 'reqps', [prom('A', 'sum by (code) (rate(huewatch_ingest_dropped_total[$__rate_interval]))', '{{code}}')], { x: 8, y: 1, w: 8, h: 8 }, 'Messages ingest refused (invalid payload, unknown device, …), by HW_ERR code.'),
+      ts('Store write latency (p50 / p95)', 's', [
+        prom('A', 'histogram_quantile(0.5, sum by (le) (rate(huewatch_ingest_write_seconds_bucket[$__rate_interval])))', 'p50'),
+        prom('B', 'histogram_quantile(0.95, sum by (le) (rate(huewatch_ingest_write_seconds_bucket[$__rate_interval])))', 'p95'),
+      ], { x: 16, y: 1, w: 8, h: 8 }),
+      row('Rules and alerts', 9),
+      ts('Observations handled by the rules', 'reqps', [prom('A', 'sum(rate(huewatch_rules_obs_handled_total[$__rate_interval]))', 'handled/s'), prom('B', 'sum(rate(huewatch_rules_errors_total[$__rate_interval]))', 'errors/s')], { x: 0, y: 10, w: 12, h: 8 }),
+      ts('Alert events published', 'short', [prom('A', 'sum by (msgType) (increase(huewatch_alert_events_total[$__rate_interval]))', '{{msgType}}')], { x: 12, y: 10, w: 12, h: 8 }),
+      row('Broker and devices', 18),
+      ts('MQTT clients and refusals', 'short', [prom('A', 'sum(huewatch_broker_clients)', 'clients'), prom('B', 'sum by (reason) (rate(huewatch_broker_refused_total[$__rate_interval]))', 'refused {{reason}}/s')], { x: 0, y: 19, w: 8, h: 8 }),
+      timeseries({ title: 'Station battery', unit: 'volt', targets: [influx('A', 'SELECT last("battery_v") FROM "device" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', '$tag_station')], grid: { x: 8, y: 19, w: 8, h: 8 } }),
+      timeseries({ title: 'Station signal (RSSI)', unit: 'dBm', targets: [influx('A', 'SELECT last("rssi") FROM "device" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', '$tag_station')], grid: { x: 16, y: 19, w: 8, h: 8 } }),
+    ],
+  }));
+  return out;
+}
+
+/** The file each dashboard is committed as: dashboards/json/<folder>/<uid>.json, pretty-printed. */
+export const renderDashboard = (b: BuiltDashboard) => JSON.stringify(b.dashboard, null, 2) + '\n';
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const b of buildDashboards()) {
+    const file = join(JSON_DIR, b.folder, b.file);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, renderDashboard(b));
+    process.stdout.write(`wrote ${file}\n`);
+  }
+}
