@@ -1,0 +1,163 @@
+import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, verify, type ECDH } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installErrorHandler } from '../api/errors.ts';
+import { pushRoutes } from '../api/routes/push.ts';
+import type { AlertEvent } from '../contract/alert.ts';
+import { silentLogger } from '../platform/log.ts';
+import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
+import { kimLongAlert, kimLongUpdate } from '../test/alert-fixtures.ts';
+import { tempDir, waitFor } from '../test/helpers.ts';
+import type { AlertSource } from './source.ts';
+import { createWebPushDelivery, loadOrCreateVapidKeys, SUBSCRIPTIONS_NAMESPACE, type VapidKeys, type WebPushDelivery } from './webpush.ts';
+
+const log = silentLogger();
+const b64u = (b: Buffer) => b.toString('base64url');
+
+/** A browser's side of a push subscription: its ECDH P-256 key pair and auth secret (RFC 8291 §2). */
+function browser(endpoint: string) {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const auth = randomBytes(16);
+  return { ecdh, auth, subscription: { endpoint, expirationTime: null, keys: { p256dh: b64u(ecdh.getPublicKey()), auth: b64u(auth) } } };
+}
+
+/** RFC 8188 aes128gcm body, decrypted as the user agent does with the RFC 8291 §3.4 key schedule. */
+function decrypt(body: Buffer, ua: { ecdh: ECDH; auth: Buffer }): string {
+  const salt = body.subarray(0, 16);
+  const rs = body.readUInt32BE(16);
+  const idlen = body[20]!;
+  const asPublic = body.subarray(21, 21 + idlen);
+  const record = body.subarray(21 + idlen);
+  expect(record.length).toBeLessThanOrEqual(rs); // one record
+  const ecdhSecret = ua.ecdh.computeSecret(asPublic);
+  const keyInfo = Buffer.concat([Buffer.from('WebPush: info\0'), ua.ecdh.getPublicKey(), asPublic]);
+  const ikm = Buffer.from(hkdfSync('sha256', ecdhSecret, ua.auth, keyInfo, 32));
+  const cek = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+  const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+  const d = createDecipheriv('aes-128-gcm', cek, nonce);
+  d.setAuthTag(record.subarray(record.length - 16));
+  const plain = Buffer.concat([d.update(record.subarray(0, record.length - 16)), d.final()]);
+  let end = plain.length - 1;
+  while (end >= 0 && plain[end] === 0) end--;
+  expect(plain[end]).toBe(2); // last-record delimiter (RFC 8188 §2)
+  return plain.subarray(0, end).toString('utf8');
+}
+
+/** RFC 8292: `Authorization: vapid t=<JWT>, k=<public key>`; ES256 over the JWT, aud/exp/sub claims. */
+function checkVapid(headers: IncomingHttpHeaders, origin: string, vapid: VapidKeys): string[] {
+  const problems: string[] = [];
+  const m = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(headers.authorization ?? '');
+  if (!m) return ['no vapid authorization'];
+  const [h, p, s] = m[1]!.split('.');
+  const pub = Buffer.from(m[2]!, 'base64url');
+  if (m[2] !== vapid.publicKey) problems.push('k is not our public key');
+  const key = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33, 65)) }, format: 'jwk' });
+  if (JSON.parse(Buffer.from(h!, 'base64url').toString()).alg !== 'ES256') problems.push('alg');
+  if (!verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s!, 'base64url'))) problems.push('bad signature');
+  const claims = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { aud: string; exp: number; sub: string };
+  const now = Date.now() / 1000;
+  if (claims.aud !== origin) problems.push(`aud ${claims.aud}`);
+  if (!(claims.exp > now && claims.exp <= now + 24 * 3600)) problems.push('exp'); // RFC 8292 §2: at most 24 h
+  if (claims.sub !== vapid.subject) problems.push('sub');
+  return problems;
+}
+
+describe('Web Push delivery', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: EmbeddedStore;
+  let app: FastifyInstance;
+  let push: WebPushDelivery;
+  let vapid: VapidKeys;
+  const em = new EventEmitter();
+  const source: AlertSource = { subscribe: (l) => (em.on('e', l), () => em.off('e', l)) };
+  const emit = (event: AlertEvent) => em.emit('e', { event });
+  const received: Array<{ path: string; headers: IncomingHttpHeaders; body: Buffer }> = [];
+  let status: Record<string, number> = {};
+  const service = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+      res.writeHead(status[req.url ?? ''] ?? 201).end();
+    });
+  });
+  let origin = '';
+
+  beforeAll(async () => {
+    dir = await tempDir('huewatch-push-');
+    store = await openEmbeddedStore({ file: join(dir.dir, 'state.duckdb'), log });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+    vapid = await loadOrCreateVapidKeys({ env: {}, dataDir: dir.dir, production: false });
+    push = createWebPushDelivery({ vapid, source, state: store, log, backoff: { baseMs: 20, maxMs: 50 } });
+    await push.start();
+    app = Fastify();
+    installErrorHandler(app);
+    await app.register(async (scope) => pushRoutes(scope, { push }));
+  });
+  afterAll(async () => {
+    await push?.stop();
+    await app?.close();
+    await store?.close();
+    await new Promise<void>((r) => service.close(() => r()));
+    await dir?.cleanup();
+  });
+
+  it('keeps the development VAPID key in the data folder and reuses it', async () => {
+    expect(await loadOrCreateVapidKeys({ env: {}, dataDir: dir.dir, production: false })).toEqual(vapid);
+    await expect(loadOrCreateVapidKeys({ env: {}, dataDir: dir.dir, production: true })).rejects.toThrow(/VAPID_PUBLIC_KEY/);
+    expect((await app.inject('/api/v1/push/vapid-public-key')).json()).toEqual({ publicKey: vapid.publicKey });
+  });
+
+  it('pushes an alert to the subscriptions of its area, signed with VAPID and encrypted so only that browser reads it', async () => {
+    const phone = browser(`${origin}/push/phone`);
+    const elsewhere = browser(`${origin}/push/elsewhere`);
+    for (const [b, areas] of [[phone, ['kim-long', 'phu-oc']], [elsewhere, ['a-luoi']]] as const) {
+      const res = await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', payload: { subscription: b.subscription, areas } });
+      expect(res.statusCode).toBe(201);
+    }
+    const bad = await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', payload: { subscription: { endpoint: 'not a url', keys: {} }, areas: [] } });
+    expect(bad.json().code).toBe('HW_ERR_BAD_REQUEST');
+
+    const alert = kimLongAlert(Date.now() - 1000);
+    emit(alert);
+    await waitFor(() => received.length >= 1 && push.pending === 0, 3000, 'the push');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received.map((r) => r.path)).toEqual(['/push/phone']);
+    const [got] = received;
+    expect(got!.headers['content-encoding']).toBe('aes128gcm');
+    expect(Number(got!.headers.ttl)).toBeGreaterThan(3600);
+    expect(got!.headers.urgency).toBe('high');
+    expect(checkVapid(got!.headers, origin, vapid)).toEqual([]);
+    const payload = JSON.parse(decrypt(got!.body, phone));
+    expect(payload).toEqual({
+      id: alert.id, seq: 1, type: 'Alert', status: 'active', severity: 'Moderate', level: 1, areas: ['kim-long'],
+      headline: alert.headline.vi, instruction: alert.instruction.vi, sent: alert.sent, expires: alert.expires,
+    });
+    expect(() => decrypt(got!.body, elsewhere)).toThrow(); // another browser's keys cannot read it
+  });
+
+  it('removes a subscription the push service says is gone (410), and honours an unsubscribe', async () => {
+    received.length = 0;
+    const gone = browser(`${origin}/push/gone`);
+    await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', payload: { subscription: gone.subscription, areas: ['kim-long'] } });
+    status = { '/push/gone': 410 };
+    const before = push.subscriptions;
+    emit(kimLongUpdate(kimLongAlert(Date.now() - 2000), Date.now() - 500));
+    await waitFor(() => push.subscriptions === before - 1 && push.pending === 0, 3000, 'the gone subscription to be removed');
+    expect(received.map((r) => r.path).sort()).toEqual(['/push/gone', '/push/phone']);
+    expect((await store.listJson(SUBSCRIPTIONS_NAMESPACE)).length).toBe(before - 1);
+
+    const del = await app.inject({ method: 'DELETE', url: '/api/v1/push/subscriptions', payload: { endpoint: `${origin}/push/phone` } });
+    expect(del.statusCode).toBe(204);
+    received.length = 0;
+    emit(kimLongAlert(Date.now(), { id: 'a-kim-long-9' }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(received).toEqual([]);
+  });
+});

@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import webpush from 'web-push';
+import { z } from 'zod';
+import type { AlertEvent } from '../contract/alert.ts';
+import { ID_PATTERN } from '../contract/topics.ts';
+import type { StateStore } from '../store/types.ts';
+import type { DeliveryMetrics } from './metrics.ts';
+import { createOutbox, type Backoff, type OutboxEntry, type SendResult } from './outbox.ts';
+import type { AlertSource } from './source.ts';
+
+/**
+ * Web Push (RFC 8030) to residents' browsers: each alert event for an area goes to every push
+ * subscription registered for that area, encrypted with aes128gcm (RFC 8291) and signed with our
+ * VAPID key (RFC 8292). web-push builds each request (encryption, JWT); it is sent with fetch so it
+ * shares the outbox, timeouts and retry code of the other channels (web-push's own sender speaks
+ * https only). A push service answering 404/410 says the subscription is gone: it is removed.
+ */
+
+export const SUBSCRIPTIONS_NAMESPACE = 'push-subscriptions';
+export const OUTBOX_NAMESPACE = 'push-outbox';
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Push services accept ~4 KiB of payload (RFC 8291 §4 leaves 3993 bytes of plaintext in one record) */
+const MAX_TEXT = 600;
+
+const b64url = z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/);
+export const pushSubscriptionSchema = z.object({
+  endpoint: z.url({ protocol: /^https?$/ }),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({ p256dh: b64url, auth: b64url }),
+});
+export const subscribeBodySchema = z.object({
+  subscription: pushSubscriptionSchema,
+  areas: z.array(z.string().regex(ID_PATTERN)).min(1).max(50),
+});
+export type PushSubscription = z.infer<typeof pushSubscriptionSchema>;
+
+export interface StoredSubscription {
+  subscription: PushSubscription;
+  areas: string[];
+  createdAt: string;
+}
+
+export interface VapidKeys {
+  publicKey: string;
+  privateKey: string;
+  /** RFC 8292 §2.1 `sub`: a mailto: or https: contact for the push service's operator */
+  subject: string;
+}
+
+/**
+ * VAPID keys from VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY / VAPID_SUBJECT; in development, generated
+ * once and kept in DATA_DIR/vapid.json (a new key would orphan every browser's subscription).
+ */
+export async function loadOrCreateVapidKeys(opts: { env: Record<string, string | undefined>; dataDir: string; production: boolean }): Promise<VapidKeys> {
+  const { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: privateKey, VAPID_SUBJECT: subject } = opts.env;
+  if (publicKey && privateKey && subject) return { publicKey, privateKey, subject };
+  if (opts.production) throw new Error('VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT: required when HUEWATCH_ENV=production');
+  const file = join(opts.dataDir, 'vapid.json');
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as VapidKeys;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const keys: VapidKeys = { ...webpush.generateVAPIDKeys(), subject: subject ?? 'mailto:ioc@huewatch.invalid' };
+  await writeFile(file + '.tmp', JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+  await rename(file + '.tmp', file);
+  return keys;
+}
+
+export const subscriptionId = (endpoint: string) => createHash('sha256').update(endpoint).digest('hex').slice(0, 32);
+
+/** What a resident's service worker receives: compact, Vietnamese first, enough to show a notification. */
+export function pushPayload(ev: AlertEvent): string {
+  const cut = (s: string) => (s.length > MAX_TEXT ? s.slice(0, MAX_TEXT - 1) + '…' : s);
+  return JSON.stringify({
+    id: ev.id,
+    seq: ev.eventSeq,
+    type: ev.msgType,
+    status: ev.status,
+    severity: ev.severity,
+    level: ev.level,
+    areas: ev.area.codes,
+    headline: ev.headline.vi,
+    instruction: cut(ev.instruction.vi),
+    sent: ev.sent,
+    expires: ev.expires,
+  });
+}
+
+interface PushItem {
+  subscription: string;
+  payload: string;
+  urgency: 'high' | 'normal';
+  ttlS: number;
+  sent: string;
+}
+
+export interface WebPushOptions {
+  vapid: VapidKeys;
+  source: AlertSource;
+  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'listJson' | 'getJson'>;
+  log: Logger;
+  metrics?: DeliveryMetrics;
+  backoff?: Partial<Backoff>;
+  clock?: { now(): number };
+}
+
+export function createWebPushDelivery(opts: WebPushOptions) {
+  const clock = opts.clock ?? Date;
+  const log = opts.log.child({ module: 'webpush' });
+  const subs = new Map<string, StoredSubscription>();
+  let unsubscribe: (() => void) | undefined;
+
+  async function send(entry: OutboxEntry<PushItem>): Promise<SendResult> {
+    const stored = subs.get(entry.item.subscription);
+    if (!stored) return { ok: false, retry: false, gone: true, error: 'unsubscribed' };
+    const req = webpush.generateRequestDetails(stored.subscription, entry.item.payload, {
+      vapidDetails: opts.vapid,
+      contentEncoding: 'aes128gcm',
+      TTL: entry.item.ttlS,
+      urgency: entry.item.urgency,
+    });
+    try {
+      const res = await fetch(req.endpoint, { method: req.method, headers: req.headers as Record<string, string>, body: req.body ?? null, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      await res.body?.cancel();
+      if (res.ok) return { ok: true };
+      // RFC 8030 §7.3: 404/410 = the subscription no longer exists
+      if (res.status === 404 || res.status === 410) {
+        opts.metrics?.failed('webpush', 'gone');
+        return { ok: false, retry: false, gone: true, error: `HTTP ${res.status}` };
+      }
+      const retry = res.status >= 500 || res.status === 429 || res.status === 408;
+      if (retry) opts.metrics?.failed('webpush', 'retry');
+      return { ok: false, retry, error: `HTTP ${res.status}` };
+    } catch (err) {
+      opts.metrics?.failed('webpush', 'retry');
+      return { ok: false, retry: true, error: (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message };
+    }
+  }
+
+  const outbox = createOutbox<PushItem>({
+    state: opts.state,
+    namespace: OUTBOX_NAMESPACE,
+    log,
+    ...(opts.backoff ? { backoff: { maxAttempts: 8, ...opts.backoff } } : { backoff: { maxAttempts: 8 } }),
+    concurrency: 32,
+    clock,
+    send,
+    onDelivered: (e) => opts.metrics?.delivered('webpush', { sent: e.item.sent }),
+    onGiveUp: async () => opts.metrics?.failed('webpush', 'gave_up'),
+    onGone: async (lane) => {
+      subs.delete(lane);
+      await opts.state.deleteJson(SUBSCRIPTIONS_NAMESPACE, lane);
+    },
+  });
+
+  function onEvent({ event }: { event: AlertEvent }) {
+    const payload = pushPayload(event);
+    const ttlS = event.expires ? Math.max(60, Math.round((Date.parse(event.expires) - clock.now()) / 1000)) : 24 * 3600;
+    const urgency = event.severity === 'Extreme' || event.severity === 'Severe' || event.msgType === 'Alert' ? 'high' : 'normal';
+    for (const [id, s] of subs) {
+      if (!s.areas.some((a) => event.area.codes.includes(a))) continue;
+      outbox.enqueue(id, { subscription: id, payload, urgency, ttlS, sent: event.sent }).catch((err: unknown) => log.error({ err, id: event.id }, 'could not queue a push'));
+    }
+  }
+
+  return {
+    async start() {
+      for (const { key, value } of await opts.state.listJson<StoredSubscription>(SUBSCRIPTIONS_NAMESPACE)) subs.set(key, value);
+      await outbox.start();
+      unsubscribe = opts.source.subscribe(onEvent);
+    },
+    async stop() {
+      unsubscribe?.();
+      await outbox.stop();
+    },
+    async subscribe(subscription: PushSubscription, areas: string[]): Promise<string> {
+      const id = subscriptionId(subscription.endpoint);
+      const stored: StoredSubscription = { subscription, areas: [...new Set(areas)], createdAt: new Date(clock.now()).toISOString() };
+      await opts.state.putJson(SUBSCRIPTIONS_NAMESPACE, id, stored);
+      subs.set(id, stored);
+      return id;
+    },
+    async unsubscribe(endpoint: string): Promise<boolean> {
+      const id = subscriptionId(endpoint);
+      const had = subs.delete(id);
+      await opts.state.deleteJson(SUBSCRIPTIONS_NAMESPACE, id);
+      return had;
+    },
+    get publicKey() {
+      return opts.vapid.publicKey;
+    },
+    get subscriptions() {
+      return subs.size;
+    },
+    get pending() {
+      return outbox.pending;
+    },
+  };
+}
+export type WebPushDelivery = ReturnType<typeof createWebPushDelivery>;
