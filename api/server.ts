@@ -19,6 +19,8 @@ export interface ApiOptions {
   metrics: Registry;
   log: Logger;
   tokens: readonly ApiToken[];
+  /** sha256 hex of the services' bearer tokens: they may read the device directory, nothing else */
+  serviceTokens?: readonly string[];
   registerDevice(deviceId: string, station: string): Promise<{ secret: string }>;
   clock?: { now(): number };
 }

@@ -13,5 +13,17 @@ export const ErrorCode = {
   CONFIG_INVALID: 'HW_ERR_CONFIG_INVALID',
   RULES_INVALID: 'HW_ERR_RULES_INVALID',
   INTERNAL: 'HW_ERR_INTERNAL',
+  /** a store's operation queue is full: the caller backs off (ingest spools) */
+  STORE_BUSY: 'HW_ERR_STORE_BUSY',
+  /** the store was closed; nothing more is accepted */
+  STORE_CLOSED: 'HW_ERR_STORE_CLOSED',
+  /** the database file was written by a newer schema than this build knows */
+  STORE_SCHEMA_NEWER: 'HW_ERR_STORE_SCHEMA_NEWER',
+  /** the store could not be reached, timed out or answered 5xx/429 (after retries, for writes) */
+  STORE_UNAVAILABLE: 'HW_ERR_STORE_UNAVAILABLE',
+  /** the store refused the request (4xx: bad line, field type conflict, unknown database, no auth) */
+  STORE_REJECTED: 'HW_ERR_STORE_REJECTED',
+  /** the on-disk spool holds its maximum: the reading is refused (not acknowledged), not dropped */
+  SPOOL_FULL: 'HW_ERR_SPOOL_FULL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

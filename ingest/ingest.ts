@@ -7,7 +7,10 @@ import { ThrottledLog } from '../platform/throttled-log.ts';
 import { createReadingSink } from './reading-sink.ts';
 
 export interface IngestDeps {
-  /** connected as the `ingest` service account */
+  /**
+   * the `ingest` service account; with a persistent session create it with `manualConnect: true`
+   * and let start() connect, so no redelivered message arrives before the handler is installed
+   */
   mqtt: MqttClient;
   store: TimeSeriesStore;
   devices: { getDevice(deviceId: string): Promise<DeviceRecord | undefined> };
@@ -18,7 +21,15 @@ export interface IngestDeps {
   badInputLogIntervalMs?: number;
   /** MQTT shared-subscription group, so several ingest workers split the load ($share/{group}/…) */
   shareGroup?: string;
+  /**
+   * After a message could not be stored (store down and spool full), reconnect this long after, so
+   * the broker redelivers what was left unacknowledged (persistent session). Default 5 s.
+   */
+  redeliverAfterMs?: number;
 }
+
+/** Store failures that will never succeed for this message: acknowledge and count, or it returns forever. */
+const PERMANENT_STORE_FAILURES: ReadonlySet<string> = new Set([ErrorCode.STORE_REJECTED, ErrorCode.BAD_REQUEST]);
 
 /**
  * Ingest: telemetry in, stored readings and observations out. Each QoS 1 message is acknowledged
@@ -38,6 +49,12 @@ export function createIngest(deps: IngestDeps) {
     name: 'huewatch_ingest_dropped_total',
     help: 'Telemetry messages dropped, by error code and device',
     labelNames: ['code', 'device'],
+    registers: [metrics],
+  });
+  const storeFailures = new Counter({
+    name: 'huewatch_ingest_unstored_total',
+    help: 'Telemetry messages left unacknowledged because neither the store nor the spool took them, by error code',
+    labelNames: ['code'],
     registers: [metrics],
   });
   const accept = createReadingSink({ mqtt, store, metrics });
@@ -72,6 +89,21 @@ export function createIngest(deps: IngestDeps) {
     await accept(deviceId, device.station, decoded.readings);
   }
 
+  // MQTT 3.1.1 has no negative ack: an unacknowledged QoS 1 message stays in the broker's session
+  // and comes again only when the session resumes [MQTT-4.4.0-1]. So once writes are refused
+  // (spool full), drop the connection after a pause; the client reconnects with clean=false and the
+  // broker resends everything it has not had a PUBACK for, in order.
+  let redeliverTimer: NodeJS.Timeout | undefined;
+  const redeliverLater = () => {
+    redeliverTimer ??= setTimeout(() => {
+      redeliverTimer = undefined;
+      if (!started) return;
+      log.warn('reconnecting so the broker redelivers unstored messages');
+      mqtt.stream?.destroy();
+    }, deps.redeliverAfterMs ?? 5_000);
+    redeliverTimer.unref?.();
+  };
+
   const filter = deps.shareGroup ? `$share/${deps.shareGroup}/${subscriptions.allTelemetry}` : subscriptions.allTelemetry;
   let started = false;
   return {
@@ -82,19 +114,41 @@ export function createIngest(deps: IngestDeps) {
         handle(packet.topic, packet.payload as Buffer).then(
           () => callback(),
           (err: unknown) => {
-            // A store failure must not ack the message: leave it unacknowledged so the broker
-            // redelivers it when the session resumes (issue #3 adds the on-disk spool).
-            log.error({ err, topic: packet.topic }, 'telemetry not stored');
+            const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
+            if (PERMANENT_STORE_FAILURES.has(code)) {
+              // the store refuses this message for good: redelivering it would only block the rest
+              const device = parseTopic(packet.topic)?.id ?? '?';
+              drop(code as ErrorCode, device, packet.topic, (err as Error).message);
+              callback();
+              return;
+            }
+            // Store down and spool full (or closing): no ack, so the broker keeps the message.
+            storeFailures.inc({ code });
+            badLog.warn(`store:${code}`, { err, code, topic: packet.topic }, 'telemetry not stored (not acknowledged: the broker keeps it)');
             callback(err as Error);
+            redeliverLater();
           },
         );
       };
+      if (!mqtt.connected) {
+        // created with manualConnect: connect only now that the handler above is in place, or the
+        // messages a resumed session delivers first would be acked by MQTT.js' default handler
+        // without being stored (seen as lost readings after a SIGKILL of ingest)
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: Error) => { mqtt.off('connect', onConnect); reject(err); };
+          const onConnect = () => { mqtt.off('error', onError); resolve(); };
+          mqtt.once('connect', onConnect).once('error', onError);
+          mqtt.connect();
+        });
+      }
       await mqtt.subscribeAsync(filter, { qos: 1 });
       log.info({ filter }, 'ingest subscribed');
     },
     async stop(): Promise<void> {
       if (!started) return;
       started = false;
+      clearTimeout(redeliverTimer);
+      redeliverTimer = undefined;
       await mqtt.unsubscribeAsync(filter).catch(() => undefined);
     },
   };

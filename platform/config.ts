@@ -48,6 +48,36 @@ export const configSchema = z.object({
   SVC_NODERED_SECRET: secret.optional(),
   /** bearer token of the admin role (device management) */
   ADMIN_TOKEN: secret.optional(),
+  /** HTTP bearer token of the platform's own services (ingest, broker) for the API's device directory */
+  SVC_TOKEN: secret.optional(),
+
+  /** where readings go; platform state (devices, alerts) always stays in the embedded DuckDB file */
+  STORE: z.enum(['embedded', 'influx']).default('embedded'),
+  /** InfluxDB base URL (STORE=influx), e.g. http://influxdb:8086 */
+  INFLUX_URL: z.url().optional(),
+  /** API token (InfluxDB 2/3); empty for InfluxDB 1.x without auth */
+  INFLUX_TOKEN: z.string().optional(),
+  INFLUX_ORG: z.string().min(1).default('huewatch'),
+  INFLUX_BUCKET: z.string().min(1).default('huewatch'),
+  /** InfluxQL database of the bucket's DBRP mapping (default: the bucket name) */
+  INFLUX_DATABASE: z.string().min(1).optional(),
+  /** InfluxQL retention policy of the raw data (default: the database's default policy) */
+  INFLUX_RETENTION_POLICY: z.string().min(1).optional(),
+  /** readings the on-disk spool (DATA_DIR/spool.duckdb) holds while the store is down; past it ingest stops acknowledging */
+  SPOOL_MAX_ROWS: z.coerce.number().int().positive().default(5_000_000),
+  /** a store write slower than this is spooled instead */
+  SPOOL_WRITE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** raw readings are kept this many days, hourly aggregates HOURLY days, daily aggregates DAILY days */
+  RETENTION_RAW_DAYS: z.coerce.number().int().positive().default(90),
+  RETENTION_HOURLY_DAYS: z.coerce.number().int().positive().default(730),
+  RETENTION_DAILY_DAYS: z.coerce.number().int().positive().default(36_500),
+  /** how often the downsampling and retention job runs */
+  DOWNSAMPLE_INTERVAL_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
+  /**
+   * The HTTP API of the process that owns the state database, for a process that runs neither the
+   * API nor the rules engine (e.g. a separate ingest or broker): devices are looked up there.
+   */
+  STATE_URL: z.url().optional(),
 });
 export type Config = Readonly<z.output<typeof configSchema>>;
 
@@ -55,7 +85,7 @@ export class ConfigError extends Error {
   readonly code = ErrorCode.CONFIG_INVALID;
 }
 
-const SECRET_KEYS = ['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN'] as const;
+const SECRET_KEYS = ['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN', 'SVC_TOKEN'] as const;
 
 /** Parses the environment; throws one ConfigError listing every bad key. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -66,6 +96,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = parsed.data;
+  const problems: string[] = [];
+  if (config.STORE === 'influx' && !config.INFLUX_URL) problems.push('  INFLUX_URL: required when STORE=influx');
+  const remoteState = config.STATE_URL !== undefined && !config.SERVICES.some((s) => s === 'api' || s === 'rules');
+  if (remoteState && config.STORE === 'embedded' && config.SERVICES.includes('ingest')) {
+    // DuckDB lets one process open a file: the readings live in the state owner's file
+    problems.push('  STORE: a process without the state database (STATE_URL) cannot write the embedded store; set STORE=influx');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   // DESIGN.md: production refuses to start with default or missing secrets.
   if (config.HUEWATCH_ENV === 'production') {
     const missing = SECRET_KEYS.filter((k) => config[k] === undefined);

@@ -14,7 +14,9 @@ import { createIngest } from '../ingest/ingest.ts';
 import { createRulesEngine } from '../rules/engine.ts';
 import { loadRuleFile } from '../rules/load.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
+import { openTimeSeries } from '../store/open.ts';
 import type { Config } from './config.ts';
+import { createDeviceDirectory } from './device-directory.ts';
 import { registerDevice } from './devices.ts';
 import { loadOrCreateSecrets, saveSecrets } from './secrets.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
@@ -49,10 +51,18 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     collectDefaultMetrics({ register: metrics });
     const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
     const rules = loadRuleFile(config.RULES_FILE ?? DEFAULT_RULES_FILE, { stations });
-    const store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log });
-    stops.push(() => store.close());
-
     const run = new Set(config.SERVICES);
+    // Platform state lives in the embedded file, which DuckDB lets one process open: a process given
+    // STATE_URL that runs neither the API nor the rules engine looks devices up through the API.
+    const remoteState = config.STATE_URL !== undefined && !run.has('api') && !run.has('rules');
+    const local = remoteState ? undefined : await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log });
+    if (local) stops.push(() => local.close());
+    const devices = local ?? createDeviceDirectory({ url: config.STATE_URL!, token: secrets.serviceToken, log });
+    // only the paths that do not run with remote state (rules, API, simulator) use `store` itself
+    const store = local!;
+    const series = await openTimeSeries({ config, dataDir, embedded: local, spool: run.has('ingest'), log, metrics });
+    stops.push(() => series.close());
+
     let mqttUrl = config.MQTT_URL ?? '';
     let mqttPort: number | undefined;
     let wsPort: number | undefined;
@@ -60,7 +70,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       const broker = createBrokerServer({
         log,
         metrics,
-        devices: store,
+        devices,
         services: await Promise.all(SERVICE_NAMES.map(async (name) => ({ name, secretHash: await hashSecret(secrets.services[name]) }))),
         allowAnonymousResidents: config.MQTT_ALLOW_ANONYMOUS,
         maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
@@ -74,21 +84,19 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     }
     if (!mqttUrl) throw new Error('MQTT_URL: required when this process does not run the broker');
 
-    const connect = async (service: keyof typeof secrets.services, clean = true): Promise<MqttClient> => {
-      const client = await mqtt.connectAsync(mqttUrl, {
-        username: `svc-${service}`,
-        password: secrets.services[service],
-        clientId: `svc-${service}`,
-        clean,
-        reconnectPeriod: 1000,
-      });
+    // manualConnect: the caller connects in its start(), after installing its message handler: a
+    // resumed persistent session delivers queued messages right after CONNACK, and MQTT.js acks
+    // whatever arrives before handleMessage is set
+    const connect = async (service: keyof typeof secrets.services, clean = true, manualConnect = false): Promise<MqttClient> => {
+      const opts = { username: `svc-${service}`, password: secrets.services[service], clientId: `svc-${service}`, clean, reconnectPeriod: 1000 };
+      const client = manualConnect ? mqtt.connect(mqttUrl, { ...opts, manualConnect }) : await mqtt.connectAsync(mqttUrl, opts);
       stops.push(() => client.endAsync());
       return client;
     };
 
     if (run.has('ingest')) {
       // A persistent session: what the broker delivered but ingest had not stored comes again.
-      const ingest = createIngest({ mqtt: await connect('ingest', false), store, devices: store, log, metrics, clock });
+      const ingest = createIngest({ mqtt: await connect('ingest', false, true), store: series.writes, devices, log, metrics, clock });
       await ingest.start();
       stops.push(() => ingest.stop());
     }
@@ -103,7 +111,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       await feed.start();
       stops.push(() => feed.stop());
       const app = await buildApi({
-        store,
+        store: series.reads,
         state: store,
         stations,
         feed,
@@ -111,6 +119,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         log,
         clock,
         tokens: [{ name: 'admin', role: 'admin', sha256: sha256Hex(secrets.adminToken) }],
+        serviceTokens: [sha256Hex(secrets.serviceToken)],
         registerDevice: (deviceId, station) => registerDevice(store, stations, deviceId, station, clock.now()),
       });
       await app.listen({ host: config.HOST, port: config.HTTP_PORT });
@@ -120,7 +129,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       httpUrl = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
     }
 
-    if (config.SIM && run.has('broker')) {
+    if (config.SIM && run.has('broker') && local) {
       // Simulated devices are registered like real ones, with their secrets kept in the data dir.
       const simStations = stations.filter((s) => s.kind === 'river' || s.kind === 'rain');
       for (const s of simStations) {

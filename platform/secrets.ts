@@ -6,22 +6,24 @@ import type { Config } from './config.ts';
 
 /**
  * Credentials the platform needs to talk to itself: the MQTT service accounts, the admin bearer
- * token, and the secrets of simulated devices. From the environment when given (always in
+ * token, the services' HTTP bearer token (device directory, platform/device-directory.ts), and the secrets of simulated devices. From the environment when given (always in
  * production: config.ts refuses to start otherwise); in development generated once and kept in
  * `DATA_DIR/secrets.json` (mode 0600), so a restart keeps working devices and tokens.
  */
 const secretsFile = z.object({
   services: z.object({ ingest: z.string(), rules: z.string(), api: z.string(), nodered: z.string() }),
   adminToken: z.string(),
+  /** HTTP bearer token of our own services (device directory); absent in files written before it existed */
+  serviceToken: z.string().optional(),
   simDevices: z.record(z.string(), z.string()).default({}),
 });
-export type PlatformSecrets = z.infer<typeof secretsFile>;
+export type PlatformSecrets = z.infer<typeof secretsFile> & { serviceToken: string };
 
 const generate = () => randomBytes(24).toString('base64url');
 
 export async function loadOrCreateSecrets(dataDir: string, config: Config): Promise<PlatformSecrets> {
   const file = join(dataDir, 'secrets.json');
-  let kept: PlatformSecrets | undefined;
+  let kept: z.infer<typeof secretsFile> | undefined;
   try {
     kept = secretsFile.parse(JSON.parse(await readFile(file, 'utf8')));
   } catch (err) {
@@ -35,6 +37,7 @@ export async function loadOrCreateSecrets(dataDir: string, config: Config): Prom
       nodered: config.SVC_NODERED_SECRET ?? kept?.services.nodered ?? generate(),
     },
     adminToken: config.ADMIN_TOKEN ?? kept?.adminToken ?? generate(),
+    serviceToken: config.SVC_TOKEN ?? kept?.serviceToken ?? generate(),
     simDevices: kept?.simDevices ?? {},
   };
   await saveSecrets(dataDir, secrets);

@@ -177,6 +177,53 @@ export function describeTimeSeriesStoreContract(
         { ts: Date.parse('2024-10-02T00:00:00Z'), value: 48 },
       ]);
     });
+
+    describe('downsampling and retention', () => {
+      const KEEP_ALL = { rawMs: 3650 * DAY, hourlyMs: 3650 * DAY, dailyMs: 3650 * DAY };
+      // three days of a reading every 20 minutes, values that make every aggregate distinct
+      const rows = Array.from({ length: 3 * 72 }, (_, i) => reading('kim-long', 'water_level', T0 + i * 20 * MIN + 7_000, (i * 37) % 101 / 10));
+      const q = { station: 'kim-long', metric: 'water_level' as const, from: T0, to: T0 + 3 * DAY };
+
+      for (const fn of ['mean', 'min', 'max', 'last', 'sum'] as const) {
+        it(`answers ${fn} from the hourly and daily aggregates as it does from the raw readings`, async () => {
+          await store.writeReadings(rows);
+          await store.downsample(T0 + 3 * DAY, KEEP_ALL);
+          for (const every of [HOUR, 6 * HOUR, DAY]) {
+            const raw = await store.series({ ...q, every, fn });
+            expect(raw.length).toBeGreaterThan(0);
+            expectPoints(await store.series({ ...q, every, fn, resolution: '1h' }), raw.map((p) => p.ts), raw.map((p) => p.value));
+            if (every % DAY === 0) expectPoints(await store.series({ ...q, every, fn, resolution: '1d' }), raw.map((p) => p.ts), raw.map((p) => p.value));
+          }
+        });
+      }
+
+      it('folds a reading written after a run into its buckets on the next run', async () => {
+        await store.writeReadings(rows);
+        await store.downsample(T0 + 3 * DAY, KEEP_ALL);
+        await store.writeReadings([reading('kim-long', 'water_level', T0 + 30 * MIN, 99)]);
+        await store.downsample(T0 + 3 * DAY, KEEP_ALL);
+        expect(await store.series({ ...q, to: T0 + HOUR, every: HOUR, fn: 'max', resolution: '1h' })).toEqual([{ ts: T0, value: 99 }]);
+        expect(await store.series({ ...q, to: T0 + DAY, every: DAY, fn: 'max', resolution: '1d' })).toEqual([{ ts: T0, value: 99 }]);
+      });
+
+      it('deletes raw readings and aggregates past their retention, on whole days, and keeps the rest', async () => {
+        await store.writeReadings(rows);
+        const now = T0 + 3 * DAY + HOUR;
+        // raw kept 1 day (from T0+2d), hourly 2 days (from T0+1d), daily for good
+        await store.downsample(now, { rawMs: DAY, hourlyMs: 2 * DAY, dailyMs: 3650 * DAY });
+        expect(await store.count()).toBe(72);
+        expect((await store.series({ ...q, to: T0 + 2 * DAY })).length).toBe(0);
+        const hourly = await store.series({ ...q, every: DAY, fn: 'sum', resolution: '1h' });
+        expect(hourly.map((p) => p.ts)).toEqual([T0 + DAY, T0 + 2 * DAY]);
+        const daily = await store.series({ ...q, every: DAY, fn: 'sum', resolution: '1d' });
+        expect(daily.map((p) => p.ts)).toEqual([T0, T0 + DAY, T0 + 2 * DAY]);
+      });
+
+      it('refuses an aggregate resolution without an every that is a multiple of it', async () => {
+        await expect(store.series({ ...q, resolution: '1h' })).rejects.toMatchObject({ code: 'HW_ERR_BAD_REQUEST' });
+        await expect(store.series({ ...q, every: 30 * MIN, resolution: '1h' })).rejects.toMatchObject({ code: 'HW_ERR_BAD_REQUEST' });
+      });
+    });
   });
 }
 

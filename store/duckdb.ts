@@ -10,8 +10,8 @@ import type { Logger } from '../platform/log.ts';
 import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
-  AGGREGATES, type Aggregate, type DeviceRecord, type LatestValue, type SeriesPoint, type SeriesQuery,
-  type StateStore, type StoredReading, type TimeSeriesStore,
+  AGGREGATES, RESOLUTION_MS, type Aggregate, type DeviceRecord, type LatestValue, type RetentionPolicy, type SeriesPoint,
+  type SeriesQuery, type StateStore, type StoredReading, type TimeSeriesStore,
 } from './types.ts';
 
 export interface EmbeddedStoreOptions {
@@ -38,6 +38,18 @@ const AGG_SQL: Record<Aggregate, string> = {
   last: 'arg_max(value, ts)',
   sum: 'sum(value)',
 };
+
+/** The same aggregates over the hourly/daily tables: mean from sum and count, last by last_ts. */
+const AGG_OF_AGG_SQL: Record<Aggregate, string> = {
+  mean: 'sum(sum) / sum(count)',
+  min: 'min(min)',
+  max: 'max(max)',
+  last: 'arg_max(last, last_ts)',
+  sum: 'sum(sum)',
+};
+const HOUR = RESOLUTION_MS['1h'];
+const DAY = RESOLUTION_MS['1d'];
+const floorTo = (t: number, w: number) => t - (((t % w) + w) % w);
 
 /**
  * Last write wins, as in InfluxDB (a point with the same series and time overwrites the fields),
@@ -83,6 +95,10 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
  */
 export class EmbeddedStore implements TimeSeriesStore, StateStore {
   #closing: Promise<void> | undefined;
+  /** earliest ts written since the last downsample; -Infinity until the first run (recompute all) */
+  #dirtyFrom = Number.NEGATIVE_INFINITY;
+  /** raw readings before this were deleted by an earlier run: buckets there are final */
+  #rawCutDone = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -99,6 +115,9 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
   async writeReadings(rows: readonly StoredReading[]): Promise<void> {
     if (rows.length === 0) return;
     const unique = lastWins(rows);
+    let minTs = Number.POSITIVE_INFINITY;
+    for (const r of unique) if (r.ts < minTs) minTs = r.ts;
+    if (minTs < this.#dirtyFrom) this.#dirtyFrom = minTs;
     await this.#write(async (c) => {
       const appender = await c.createAppender('readings_staging', 'main', 'temp');
       try {
@@ -115,7 +134,12 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     requireInt('from', q.from);
     requireInt('to', q.to);
     if (q.to <= q.from) return [];
-    const where = 'FROM readings WHERE station = $1 AND metric = $2 AND ts >= $3 AND ts < $4';
+    const res = q.resolution ?? 'raw';
+    if (res !== 'raw' && (q.every === undefined || q.every % RESOLUTION_MS[res] !== 0)) {
+      throw badRequest(`resolution ${res} needs every to be a multiple of it`);
+    }
+    const table = res === 'raw' ? 'readings' : `readings_${res}`;
+    const where = `FROM ${table} WHERE station = $1 AND metric = $2 AND ts >= $3 AND ts < $4`;
     const params: DuckDBValue[] = [q.station, q.metric, BigInt(q.from), BigInt(q.to)];
     const types: DuckDBType[] = [VARCHAR, VARCHAR, BIGINT, BIGINT];
     let sql: string;
@@ -126,7 +150,8 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
       const fn = q.fn ?? 'mean';
       if (!AGGREGATES.includes(fn)) throw badRequest(`unknown aggregate "${String(fn)}"`);
       // floor to a multiple of `every` counted from the Unix epoch, also for ts < 0
-      sql = `SELECT ts - ((ts % $5) + $5) % $5 AS bucket, ${AGG_SQL[fn]} AS value ${where} GROUP BY bucket ORDER BY bucket`;
+      const agg = res === 'raw' ? AGG_SQL[fn] : AGG_OF_AGG_SQL[fn];
+      sql = `SELECT ts - ((ts % $5) + $5) % $5 AS bucket, ${agg} AS value ${where} GROUP BY bucket ORDER BY bucket`;
       params.push(BigInt(q.every));
       types.push(BIGINT);
     }
@@ -154,6 +179,40 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     const where = conds.length > 0 ? `WHERE ${conds.join(' AND ')}` : '';
     const rows = await this.#query(`SELECT count(*) FROM readings ${where}`, params, params.map(() => VARCHAR));
     return num(rows[0]?.[0] ?? 0);
+  }
+
+  async downsample(now: number, retention: RetentionPolicy): Promise<void> {
+    requireInt('now', now);
+    // cut-offs on whole days: an hourly or daily bucket is either complete in raw data or final
+    const rawCut = floorTo(now - retention.rawMs, DAY);
+    const hourlyCut = floorTo(now - retention.hourlyMs, DAY);
+    const dailyCut = floorTo(now - retention.dailyMs, DAY);
+    const dirty = this.#dirtyFrom;
+    this.#dirtyFrom = Number.POSITIVE_INFINITY; // writes from here on are caught by the next run
+    // aggregate before deleting, so raw data about to expire still lands in its buckets
+    const fromHour = Math.max(this.#rawCutDone, Number.isFinite(dirty) ? floorTo(dirty, HOUR) : dirty);
+    const fromDay = Math.max(this.#rawCutDone, Number.isFinite(dirty) ? floorTo(dirty, DAY) : dirty);
+    try {
+      await this.#write(async (c) => {
+        if (dirty !== Number.POSITIVE_INFINITY) {
+          await c.run(`INSERT OR REPLACE INTO readings_1h
+            SELECT station, metric, ts - ((ts % ${HOUR}) + ${HOUR}) % ${HOUR} AS b, min(value), max(value), sum(value), count(*),
+                   arg_max(value, ts), max(ts)
+            FROM readings WHERE ts >= $1 GROUP BY station, metric, b`, [BigInt(Math.max(fromHour, Number.MIN_SAFE_INTEGER))], [BIGINT]);
+          await c.run(`INSERT OR REPLACE INTO readings_1d
+            SELECT station, metric, ts - ((ts % ${DAY}) + ${DAY}) % ${DAY} AS b, min(min), max(max), sum(sum), sum(count),
+                   arg_max(last, last_ts), max(last_ts)
+            FROM readings_1h WHERE ts >= $1 GROUP BY station, metric, b`, [BigInt(Math.max(fromDay, Number.MIN_SAFE_INTEGER))], [BIGINT]);
+        }
+        await c.run('DELETE FROM readings WHERE ts < $1', [BigInt(rawCut)], [BIGINT]);
+        await c.run('DELETE FROM readings_1h WHERE ts < $1', [BigInt(hourlyCut)], [BIGINT]);
+        await c.run('DELETE FROM readings_1d WHERE ts < $1', [BigInt(dailyCut)], [BIGINT]);
+      }, true);
+      this.#rawCutDone = Math.max(this.#rawCutDone, rawCut);
+    } catch (err) {
+      this.#dirtyFrom = Math.min(this.#dirtyFrom, dirty); // not done: the next run covers it again
+      throw err;
+    }
   }
 
   // ---- devices

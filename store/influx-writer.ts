@@ -53,6 +53,8 @@ export class GroupCommitWriter {
     private readonly api: WriteApi,
     private readonly opts: Readonly<InfluxWriteOptions>,
     private readonly log: Logger,
+    /** called once per retried batch (for /metrics) */
+    private readonly onRetry: () => void = () => undefined,
   ) {}
 
   write(lines: string[]): Promise<void> {
@@ -117,6 +119,7 @@ export class GroupCommitWriter {
         const giveUp = !retriable(err) || attempt > this.opts.maxRetries || this.#closed
           || Date.now() - started + delay > this.opts.maxRetryTime;
         if (giveUp) throw toStoreError(err, attempt);
+        this.onRetry();
         this.log.warn({ err: String(err), attempt, delayMs: delay, lines: batch.length }, 'InfluxDB write failed, retrying');
         try {
           await sleep(delay, undefined, { signal: this.#stopRetries.signal });

@@ -199,6 +199,7 @@ if (influx2) {
       series: (q) => store.series(q),
       latest: (station) => store.latest(station),
       count: (filter) => store.count(filter),
+      downsample: (now, retention) => store.downsample(now, retention),
       close: async () => { await store.close(); await bucket.drop(); },
     };
   });

@@ -1,4 +1,5 @@
 import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
+import { Counter, type Registry } from 'prom-client';
 import { isMetric, METRIC_NAMES, METRICS, type MetricName } from '../contract/metrics.ts';
 import type { Logger } from '../platform/log.ts';
 import { GroupCommitWriter, type InfluxWriteOptions } from './influx-writer.ts';
@@ -6,7 +7,8 @@ import { badRequest, ident, literal, runInfluxQL, type QueryTarget, type Stateme
 import { escapeKey, escapeMeasurement, formatFloat, LineProtocolError, quoteString } from './line-protocol.ts';
 import { StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
-  AGGREGATES, type Aggregate, type LatestValue, type SeriesPoint, type SeriesQuery, type StoredReading, type TimeSeriesStore,
+  AGGREGATES, RESOLUTION_MS, type Aggregate, type LatestValue, type RetentionPolicy, type SeriesPoint, type SeriesQuery,
+  type StoredReading, type TimeSeriesStore,
 } from './types.ts';
 
 export type { InfluxWriteOptions } from './influx-writer.ts';
@@ -26,6 +28,8 @@ export interface InfluxStoreOptions {
   retentionPolicy?: string;
   /** per HTTP request, writes and queries */
   timeoutMs?: number;
+  /** where `huewatch_influx_write_retries_total` is counted */
+  metrics?: Registry;
 }
 
 /**
@@ -56,6 +60,17 @@ export const DEFAULT_INFLUX_WRITE_OPTIONS: Readonly<InfluxWriteOptions> = Object
 const DEFAULT_TIMEOUT_MS = 10_000;
 const INFLUXQL_FN: Record<Aggregate, string> = { mean: 'mean', min: 'min', max: 'max', last: 'last', sum: 'sum' };
 const MEASUREMENTS = [...new Set(METRIC_NAMES.map((m) => METRICS[m].measurement))];
+/** Aggregates over the `<domain>_1h` / `_1d` measurements (fields `<metric>_min|max|sum|count|last`). */
+const INFLUXQL_AGG_OF_AGG: Record<Aggregate, (m: string) => string> = {
+  mean: (m) => `sum(${ident(`${m}_sum`)}) / sum(${ident(`${m}_count`)})`,
+  min: (m) => `min(${ident(`${m}_min`)})`,
+  max: (m) => `max(${ident(`${m}_max`)})`,
+  last: (m) => `last(${ident(`${m}_last`)})`,
+  sum: (m) => `sum(${ident(`${m}_sum`)})`,
+};
+const HOUR = RESOLUTION_MS['1h'];
+const DAY = RESOLUTION_MS['1d'];
+const floorTo = (t: number, w: number) => t - (((t % w) + w) % w);
 
 /**
  * Schema (store/README.md "InfluxDB adapter"): measurement = the metric's domain, one tag
@@ -92,11 +107,19 @@ export async function openInfluxStore(opts: InfluxStoreOptions): Promise<InfluxS
     retentionPolicy: opts.retentionPolicy, timeoutMs: timeout,
   });
   log.info({ url: opts.url, bucket: opts.bucket, database: target.database, batchSize: write.batchSize }, 'influx store open');
-  return new InfluxStore(new GroupCommitWriter(api, write, log), target);
+  const reg = opts.metrics;
+  const retries = reg && ((reg.getSingleMetric('huewatch_influx_write_retries_total') as Counter | undefined) ?? new Counter({
+    name: 'huewatch_influx_write_retries_total', help: 'InfluxDB write batches retried after a failure', registers: [reg],
+  }));
+  return new InfluxStore(new GroupCommitWriter(api, write, log, () => retries?.inc()), target);
 }
 
 export class InfluxStore implements TimeSeriesStore {
   #closing: Promise<void> | undefined;
+  /** earliest ts written since the last downsample; -Infinity until the first run (recompute all) */
+  #dirtyFrom = Number.NEGATIVE_INFINITY;
+  /** raw readings before this were deleted by an earlier run: buckets there are final */
+  #rawCutDone = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly writer: GroupCommitWriter, private readonly target: QueryTarget) {}
 
@@ -104,7 +127,9 @@ export class InfluxStore implements TimeSeriesStore {
   async writeReadings(rows: readonly StoredReading[]): Promise<void> {
     if (this.#closing) throw closedError();
     if (rows.length === 0) return;
-    await this.writer.write(toLines(rows));
+    const lines = toLines(rows);
+    for (const r of rows) if (r.ts < this.#dirtyFrom) this.#dirtyFrom = r.ts;
+    await this.writer.write(lines);
   }
 
   async series(q: SeriesQuery): Promise<SeriesPoint[]> {
@@ -113,8 +138,14 @@ export class InfluxStore implements TimeSeriesStore {
     requireInt('to', q.to);
     if (q.to <= q.from) return [];
     const where = `WHERE "station" = ${literal(q.station)} AND time >= ${q.from}ms AND time < ${q.to}ms`;
+    const res = q.resolution ?? 'raw';
     let statement: string;
-    if (q.every === undefined) {
+    if (res !== 'raw') {
+      if (q.every === undefined || q.every % RESOLUTION_MS[res] !== 0) throw badRequest(`resolution ${res} needs every to be a multiple of it`);
+      const fn = q.fn ?? 'mean';
+      if (!AGGREGATES.includes(fn)) throw badRequest(`unknown aggregate "${String(fn)}"`);
+      statement = `SELECT ${INFLUXQL_AGG_OF_AGG[fn](q.metric)} FROM ${ident(`${measurement}_${res}`)} ${where} GROUP BY time(${q.every}ms) fill(none)`;
+    } else if (q.every === undefined) {
       statement = `SELECT ${ident(q.metric)} FROM ${ident(measurement)} ${where}`;
     } else {
       if (!Number.isSafeInteger(q.every) || q.every <= 0) throw badRequest(`every must be a positive integer of ms, got ${q.every}`);
@@ -162,6 +193,63 @@ export class InfluxStore implements TimeSeriesStore {
       for (const row of rowsOf(result)) for (const v of row.slice(1)) if (typeof v === 'number') total += v;
     }
     return total;
+  }
+
+  /**
+   * Downsampling in our code rather than continuous queries: CQs do not exist in InfluxDB 2.x/3.x,
+   * and `SELECT … INTO` is not served by 2.x's v1 `/query`. Aggregates are read with InfluxQL and
+   * written back as `<domain>_1h` / `<domain>_1d` points (fields `<metric>_min|max|sum|count|last`)
+   * through the same write path, so this works on 1.x, 2.x and 3.x alike. Retention: `DELETE … WHERE
+   * time < …` on InfluxQL (1.x); 2.x/3.x refuse DELETE on `/query`, so there the bucket's own
+   * retention (≥ RETENTION_HOURLY_DAYS) bounds the data and raw deletion is logged as skipped.
+   */
+  async downsample(now: number, retention: RetentionPolicy): Promise<void> {
+    requireInt('now', now);
+    const rawCut = floorTo(now - retention.rawMs, DAY);
+    const dirty = this.#dirtyFrom;
+    this.#dirtyFrom = Number.POSITIVE_INFINITY;
+    try {
+      if (dirty !== Number.POSITIVE_INFINITY) {
+        // aggregate before deleting, so raw data about to expire still lands in its buckets
+        const fromHour = Math.max(this.#rawCutDone, Number.isFinite(dirty) ? floorTo(dirty, HOUR) : dirty);
+        const fromDay = Math.max(this.#rawCutDone, Number.isFinite(dirty) ? floorTo(dirty, DAY) : dirty);
+        await this.#aggregate('1h', fromHour, (m) => [`min(${ident(m)})`, `max(${ident(m)})`, `sum(${ident(m)})`, `count(${ident(m)})`, `last(${ident(m)})`], '');
+        await this.#aggregate('1d', fromDay, (m) => [
+          `min(${ident(`${m}_min`)})`, `max(${ident(`${m}_max`)})`, `sum(${ident(`${m}_sum`)})`, `sum(${ident(`${m}_count`)})`, `last(${ident(`${m}_last`)})`,
+        ], '_1h');
+      }
+    } catch (err) {
+      this.#dirtyFrom = Math.min(this.#dirtyFrom, dirty);
+      throw err;
+    }
+    const cuts: Array<[string, number]> = [['', rawCut], ['_1h', floorTo(now - retention.hourlyMs, DAY)], ['_1d', floorTo(now - retention.dailyMs, DAY)]];
+    await this.#query(cuts.flatMap(([suffix, cut]) => MEASUREMENTS.map((ms) => `DELETE FROM ${ident(ms + suffix)} WHERE time < ${cut}ms`)));
+    this.#rawCutDone = Math.max(this.#rawCutDone, rawCut);
+  }
+
+  /** One statement per metric, grouped by station and bucket; the results written back as points. */
+  async #aggregate(res: '1h' | '1d', from: number, selects: (m: MetricName) => string[], source: string): Promise<void> {
+    const width = RESOLUTION_MS[res];
+    const statements = METRIC_NAMES.map((m) =>
+      `SELECT ${selects(m).join(', ')} FROM ${ident(METRICS[m].measurement + source)}${Number.isFinite(from) ? ` WHERE time >= ${from}ms` : ''} GROUP BY time(${width}ms), "station" fill(none)`);
+    const results = await this.#query(statements);
+    const lines: string[] = [];
+    results.forEach((result, i) => {
+      const m = METRIC_NAMES[i]!;
+      const measurement = escapeMeasurement(`${METRICS[m].measurement}_${res}`);
+      for (const series of result.series ?? []) {
+        const station = series.tags?.station;
+        if (!station) continue;
+        for (const v of series.values) {
+          const [ts, min, max, sum, count, last] = v as [number, number, number, number, number, number];
+          if (typeof count !== 'number' || count === 0) continue;
+          const f = (k: string) => escapeKey('field key', `${m}_${k}`);
+          lines.push(`${measurement},station=${escapeKey('tag value', station)} ${f('min')}=${formatFloat(min)},${f('max')}=${formatFloat(max)},`
+            + `${f('sum')}=${formatFloat(sum)},${f('count')}=${Math.round(count)}i,${f('last')}=${formatFloat(last)} ${ts}`);
+        }
+      }
+    });
+    for (let i = 0; i < lines.length; i += 5000) await this.writer.write(lines.slice(i, i + 5000));
   }
 
   /** Sends what is already queued (one attempt each), then refuses further calls (HW_ERR_STORE_CLOSED). */

@@ -1,3 +1,4 @@
+import { ErrorCode } from '../contract/errors.ts';
 import { StoreError, StoreErrorCode } from './serial-queue.ts';
 
 /**
@@ -5,12 +6,12 @@ import { StoreError, StoreErrorCode } from './serial-queue.ts';
  * and 3.x all serve it, where Flux does not reach 3.x (DESIGN.md "Storage").
  */
 
-/** Codes for failures the shared StoreErrorCode has no name for yet (they belong in contract/errors.ts). */
+/** Codes of a remote store's failures (defined in contract/errors.ts). */
 export const InfluxErrorCode = {
   /** the server could not be reached, timed out or answered 5xx/429 (after retries, for writes) */
-  UNAVAILABLE: 'HW_ERR_STORE_UNAVAILABLE',
+  UNAVAILABLE: ErrorCode.STORE_UNAVAILABLE,
   /** the server refused the request (4xx: bad line, field type conflict, unknown database, no auth) */
-  REJECTED: 'HW_ERR_STORE_REJECTED',
+  REJECTED: ErrorCode.STORE_REJECTED,
 } as const;
 export type InfluxErrorCode = (typeof InfluxErrorCode)[keyof typeof InfluxErrorCode];
 

@@ -59,6 +59,20 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (namespace, key)
      )`,
   ],
+  // v2: hourly and daily aggregates kept by downsample() (store/README.md "Retention")
+  ['1h', '1d'].map((res) =>
+    `CREATE TABLE readings_${res} (
+       station VARCHAR NOT NULL,
+       metric  VARCHAR NOT NULL,
+       ts      BIGINT  NOT NULL, -- bucket start, epoch ms UTC, aligned to the Unix epoch
+       min     DOUBLE  NOT NULL,
+       max     DOUBLE  NOT NULL,
+       sum     DOUBLE  NOT NULL,
+       count   BIGINT  NOT NULL, -- mean = sum / count, also across several buckets
+       last    DOUBLE  NOT NULL, -- value of the latest reading in the bucket
+       last_ts BIGINT  NOT NULL, -- its time, so last() over several buckets stays by time
+       PRIMARY KEY (station, metric, ts)
+     )`),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

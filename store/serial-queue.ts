@@ -1,16 +1,17 @@
 import { ErrorCode } from '../contract/errors.ts';
 
-/**
- * Stable codes for store failures (STYLE.md "stable error codes"). They belong beside the others in
- * contract/errors.ts; they live here until the lead moves them, since contract/ is not ours to edit.
- */
+/** Stable codes for store failures (STYLE.md "stable error codes"), defined in contract/errors.ts. */
 export const StoreErrorCode = {
   /** the operation queue of a connection is full: the caller should back off (ingest spools) */
-  BUSY: 'HW_ERR_STORE_BUSY',
+  BUSY: ErrorCode.STORE_BUSY,
   /** the store was closed; nothing more is accepted */
-  CLOSED: 'HW_ERR_STORE_CLOSED',
+  CLOSED: ErrorCode.STORE_CLOSED,
   /** the database file was written by a newer schema than this code knows */
-  SCHEMA_NEWER: 'HW_ERR_STORE_SCHEMA_NEWER',
+  SCHEMA_NEWER: ErrorCode.STORE_SCHEMA_NEWER,
+  /** the store did not answer (in time) */
+  UNAVAILABLE: ErrorCode.STORE_UNAVAILABLE,
+  /** the on-disk spool is at its bound (store/spool.ts) */
+  SPOOL_FULL: ErrorCode.SPOOL_FULL,
   /** input the store refuses (bad bucket width, unknown aggregate, non-integer time) */
   BAD_REQUEST: ErrorCode.BAD_REQUEST,
 } as const;

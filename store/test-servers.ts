@@ -37,7 +37,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** influxd 1.6.7 with a generated config: loopback only, data in a temp dir, no reporting. */
-export async function startInfluxd(): Promise<RunningServer> {
+export async function startInfluxd(): Promise<RestartableServer> {
   const dir = await mkdtemp(join(tmpdir(), 'huewatch-influxd-'));
   const [http, rpc] = [await freePort(), await freePort()];
   const config = `
@@ -63,9 +63,26 @@ bind-address = "127.0.0.1:${rpc}"
   enabled = false
 `;
   await writeFile(join(dir, 'influxdb.conf'), config);
-  const child = spawn('influxd', ['run', '-config', join(dir, 'influxdb.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = `http://127.0.0.1:${http}`;
-  return ready(child, dir, `${url}/ping`, 204, url);
+  const spawnOnce = () => ready(
+    spawn('influxd', ['run', '-config', join(dir, 'influxdb.conf')], { stdio: ['ignore', 'ignore', 'pipe'] }), dir, `${url}/ping`, 204, url,
+  );
+  let current = await spawnOnce();
+  return {
+    url,
+    kill: () => current.kill(),
+    async restart() {
+      await current.kill();
+      current = await spawnOnce();
+    },
+    stop: () => current.stop(),
+  };
+}
+
+/** A server that can be killed (SIGKILL, a crash) and started again on the same port and data. */
+export interface RestartableServer extends RunningServer {
+  kill(): Promise<void>;
+  restart(): Promise<void>;
 }
 
 /** victoria-metrics 1.79; `-retentionPeriod=100y` or points older than a month are silently dropped. */
@@ -79,7 +96,7 @@ export async function startVictoria(): Promise<RunningServer> {
   return ready(child, dir, `${url}/health`, 200, url);
 }
 
-async function ready(child: ChildProcess, dir: string, probe: string, status: number, url: string): Promise<RunningServer> {
+async function ready(child: ChildProcess, dir: string, probe: string, status: number, url: string): Promise<RunningServer & { kill(): Promise<void> }> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -96,11 +113,17 @@ async function ready(child: ChildProcess, dir: string, probe: string, status: nu
     }
     await rm(dir, { recursive: true, force: true });
   };
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     const res = await fetch(probe, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-    if (res?.status === status) return { url, stop };
+    if (res?.status === status) return { url, stop, kill };
     await sleep(100);
   }
   await stop();

@@ -33,6 +33,22 @@ export interface SeriesQuery {
   every?: number;
   /** aggregate per bucket; default mean */
   fn?: Aggregate;
+  /**
+   * What to read: `raw` readings (default), or the `1h` / `1d` aggregates kept by `downsample`
+   * (then `every` must be a multiple of it, and a bucket counts when its start is in [from, to)).
+   */
+  resolution?: Resolution;
+}
+
+export const RESOLUTIONS = ['raw', '1h', '1d'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+export const RESOLUTION_MS = { '1h': 3_600_000, '1d': 86_400_000 } as const;
+
+/** How long each resolution is kept, in ms (config RETENTION_*_DAYS). */
+export interface RetentionPolicy {
+  rawMs: number;
+  hourlyMs: number;
+  dailyMs: number;
 }
 
 export interface SeriesPoint {
@@ -57,6 +73,12 @@ export interface TimeSeriesStore {
   latest(station: string): Promise<LatestValue[]>;
   /** Total stored readings (for tests and /metrics). */
   count(filter?: { station?: string; metric?: MetricName }): Promise<number>;
+  /**
+   * Brings the hourly and daily aggregates up to date with the raw readings written since the last
+   * call (all retained raw readings on the first call after open), then deletes what is older than
+   * `retention` (whole days, so an aggregate bucket is never recomputed from partial raw data).
+   */
+  downsample(now: number, retention: RetentionPolicy): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ID_PATTERN } from '../../contract/index.ts';
-import { parseInput } from '../errors.ts';
+import { ErrorCode, ID_PATTERN } from '../../contract/index.ts';
+import { sha256Hex } from '../auth.ts';
+import { ApiError, parseInput } from '../errors.ts';
 import type { ApiDeps } from '../server.ts';
 
 const addDevice = z.object({
@@ -13,6 +15,31 @@ export async function deviceRoutes(app: FastifyInstance, deps: ApiDeps) {
   app.get('/api/v1/devices', { preHandler: deps.requireRole('admin') }, async () => ({
     devices: (await deps.state.listDevices()).map(({ secretHash: _hidden, ...d }) => ({ ...d, createdAt: new Date(d.createdAt).toISOString() })),
   }));
+
+  /**
+   * One device, for the device directory of processes that do not own the state database
+   * (platform/device-directory.ts): to a service token with the secret's scrypt hash (the broker
+   * verifies device passwords against it), to an admin without it.
+   */
+  const serviceDigests = (deps.serviceTokens ?? []).map((h) => Buffer.from(h, 'hex'));
+  const isService = (req: FastifyRequest) => {
+    const h = req.headers.authorization;
+    if (!h?.startsWith('Bearer ') || serviceDigests.length === 0) return false;
+    const digest = Buffer.from(sha256Hex(h.slice(7).trim()), 'hex');
+    return serviceDigests.some((d) => timingSafeEqual(d, digest));
+  };
+  const requireAdmin = deps.requireRole('admin');
+  app.get<{ Params: { id: string } }>('/api/v1/devices/:id', {
+    preHandler: async (req, reply) => {
+      if (!isService(req)) await requireAdmin.call(app, req, reply);
+    },
+  }, async (req) => {
+    const rec = await deps.state.getDevice(req.params.id);
+    if (!rec) throw new ApiError(404, ErrorCode.NOT_FOUND, `no device "${req.params.id}"`);
+    if (isService(req)) return rec;
+    const { secretHash: _hidden, ...shown } = rec;
+    return { ...shown, createdAt: new Date(shown.createdAt).toISOString() };
+  });
 
   /** Registers a device and returns its secret: the only time the secret is ever shown. */
   app.post('/api/v1/devices', { preHandler: deps.requireRole('admin') }, async (req, reply) => {
