@@ -10,6 +10,17 @@ import { alertRoutes } from './routes/alerts.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { stationRoutes } from './routes/stations.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { operatorRoutes } from './routes/operator.ts';
+import { consoleRoutes } from './routes/console.ts';
+import { capRoutes } from './routes/cap.ts';
+import { pushRoutes, type PushRouteDeps } from './routes/push.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import { manualAlertRoutes } from './routes/manual-alerts.ts';
+import { vesselRoutes, type VesselRouteDeps } from './routes/vessels.ts';
+import { stormRoutes, type DeclareStorm } from './routes/storms.ts';
+import type { OperatorActions } from '../rules/operator-actions.ts';
+import { DEFAULT_CAP_OPTIONS, type CapOptions } from '../delivery/cap.ts';
+import type { AlertEvent } from '../contract/alert.ts';
 
 export interface ApiOptions {
   store: TimeSeriesStore;
@@ -23,6 +34,16 @@ export interface ApiOptions {
   serviceTokens?: readonly string[];
   registerDevice(deviceId: string, station: string): Promise<{ secret: string }>;
   clock?: { now(): number };
+  /** the rules engine's operator actions, when the engine runs in this process */
+  operator?: OperatorActions;
+  /** CAP sender and base URL for /cap (defaults: DEFAULT_CAP_OPTIONS) */
+  cap?: CapOptions;
+  push?: PushRouteDeps['push'];
+  publishManualAlert?(event: AlertEvent): Promise<void>;
+  vessels?: VesselRouteDeps['vessels'];
+  declareStorm?: DeclareStorm;
+  /** web console options; the console is served at / */
+  console?: { tileUrl?: string };
 }
 
 export interface ApiDeps extends Omit<ApiOptions, 'tokens' | 'clock'> {
@@ -48,5 +69,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => alertRoutes(scope, deps));
   await app.register(async (scope) => streamRoutes(scope, deps));
   await app.register(async (scope) => deviceRoutes(scope, deps));
+  await app.register(async (scope) => capRoutes(scope, { state: opts.state, cap: opts.cap ?? DEFAULT_CAP_OPTIONS, clock: deps.clock }));
+  await app.register(async (scope) => webhookRoutes(scope, { state: opts.state, requireRole: deps.requireRole }));
+  await app.register(async (scope) => consoleRoutes(scope, opts.console ?? {}));
+  const { operator, push, publishManualAlert, vessels, declareStorm } = opts;
+  if (operator) await app.register(async (scope) => operatorRoutes(scope, { ...deps, operator }));
+  if (push) await app.register(async (scope) => pushRoutes(scope, { push }));
+  if (publishManualAlert) await app.register(async (scope) => manualAlertRoutes(scope, { requireRole: deps.requireRole, publishManualAlert, clock: deps.clock }));
+  if (vessels) await app.register(async (scope) => vesselRoutes(scope, { vessels, clock: deps.clock, auth: deps.requireRole('viewer') }));
+  if (declareStorm) await app.register(async (scope) => stormRoutes(scope, { ...deps, declareStorm }));
   return app;
 }

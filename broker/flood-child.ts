@@ -69,7 +69,8 @@ async function deliveredThrough(broker: Aedes, n: number): Promise<number> {
   };
   await new Promise<void>((r) => broker.subscribe('after/t', count as never, () => r()));
   for (let i = 0; i < n; i++) broker.publish({ cmd: 'publish', topic: 'after/t', payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false } as never, () => undefined);
-  await waitFor(() => delivered === n, 5_000);
+  // the 50 go out behind whatever of the 50,000 is still queued: on a loaded machine that takes seconds
+  await waitFor(() => delivered === n, 30_000);
   return delivered;
 }
 

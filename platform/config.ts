@@ -78,6 +78,31 @@ export const configSchema = z.object({
    * API nor the rules engine (e.g. a separate ingest or broker): devices are looked up there.
    */
   STATE_URL: z.url().optional(),
+
+  /** bearer tokens of the operator (acknowledge, cancel, manual alerts, release orders) and viewer roles */
+  OPERATOR_TOKEN: secret.optional(),
+  VIEWER_TOKEN: secret.optional(),
+  /** web console: optional XYZ tile layer under the map; the map never needs the internet without it */
+  CONSOLE_TILE_URL: z.string().optional(),
+  /** the public address of the API, for links in CAP messages and the Atom feed */
+  PUBLIC_BASE_URL: z.url().optional(),
+  /** CAP 1.2 §3.2.1 sender (no spaces, commas, < or &) */
+  CAP_SENDER: z.string().regex(/^[^\s,<&]+$/, 'no spaces, commas, < or &').optional(),
+  /** partner webhooks (YAML/JSON: endpoints with url and a secret from the environment) */
+  WEBHOOKS_FILE: z.string().optional(),
+  /** Web Push VAPID keys (RFC 8292); generated once into DATA_DIR in development, required in production */
+  VAPID_PUBLIC_KEY: z.string().optional(),
+  VAPID_PRIVATE_KEY: z.string().optional(),
+  VAPID_SUBJECT: z.string().optional(),
+  /** start the Node-RED flows of flows/ inside this process (they need SMS_GATEWAY_URL and EMAIL_API_URL) */
+  NODERED: flag.default(false),
+  SMS_GATEWAY_URL: z.url().optional(),
+  EMAIL_API_URL: z.url().optional(),
+  /** poll the Modbus devices of MODBUS_FILE (default config/modbus.yaml); with SIM on, the simulated PLCs are polled instead */
+  MODBUS: flag.default(false),
+  MODBUS_FILE: z.string().optional(),
+  /** the vessel registry (default config/vessels.yaml) */
+  VESSELS_FILE: z.string().optional(),
 });
 export type Config = Readonly<z.output<typeof configSchema>>;
 

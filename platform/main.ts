@@ -20,6 +20,15 @@ import { createDeviceDirectory } from './device-directory.ts';
 import { registerDevice } from './devices.ts';
 import { loadOrCreateSecrets, saveSecrets } from './secrets.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
+import { startVessels, type VesselServices } from './vessels.ts';
+import { startModbus } from './modbus.ts';
+import { createReadingSink } from '../ingest/reading-sink.ts';
+import { createDeliveryMetrics } from '../delivery/metrics.ts';
+import { createWebhookDelivery, loadWebhookEndpoints } from '../delivery/webhooks.ts';
+import { createWebPushDelivery, loadOrCreateVapidKeys } from '../delivery/webpush.ts';
+import { createManualAlertPublisher } from '../delivery/manual-alerts.ts';
+import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
+import type { OperatorActions } from '../rules/operator-actions.ts';
 
 export const DEFAULT_RULES_FILE = new URL('../config/rules.yaml', import.meta.url).pathname;
 
@@ -29,6 +38,8 @@ export interface Platform {
   wsPort?: number;
   httpUrl?: string;
   adminToken: string;
+  operatorToken: string;
+  viewerToken: string;
   stop(): Promise<void>;
 }
 
@@ -87,8 +98,8 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     // manualConnect: the caller connects in its start(), after installing its message handler: a
     // resumed persistent session delivers queued messages right after CONNACK, and MQTT.js acks
     // whatever arrives before handleMessage is set
-    const connect = async (service: keyof typeof secrets.services, clean = true, manualConnect = false): Promise<MqttClient> => {
-      const opts = { username: `svc-${service}`, password: secrets.services[service], clientId: `svc-${service}`, clean, reconnectPeriod: 1000 };
+    const connect = async (service: keyof typeof secrets.services, clean = true, manualConnect = false, role = ''): Promise<MqttClient> => {
+      const opts = { username: `svc-${service}`, password: secrets.services[service], clientId: `svc-${service}${role}`, clean, reconnectPeriod: 1000 };
       const client = manualConnect ? mqtt.connect(mqttUrl, { ...opts, manualConnect }) : await mqtt.connectAsync(mqttUrl, opts);
       stops.push(() => client.endAsync());
       return client;
@@ -96,18 +107,69 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
 
     if (run.has('ingest')) {
       // A persistent session: what the broker delivered but ingest had not stored comes again.
-      const ingest = createIngest({ mqtt: await connect('ingest', false, true), store: series.writes, devices, log, metrics, clock });
+      const ingestMqtt = await connect('ingest', false, true);
+      const ingest = createIngest({ mqtt: ingestMqtt, store: series.writes, devices, log, metrics, clock });
       await ingest.start();
       stops.push(() => ingest.stop());
+      // Modbus PLCs and RTUs: polled values take the same path as MQTT readings.
+      if (config.MODBUS || config.SIM) {
+        const modbus = await startModbus({
+          file: config.MODBUS_FILE,
+          stations,
+          accept: createReadingSink({ mqtt: ingestMqtt, store: series.writes, metrics }),
+          ...(config.SIM ? { sim: { scenario: config.SIM_SCENARIO, speed: config.SIM_SPEED } } : {}),
+          log,
+          metrics,
+          clock,
+        });
+        stops.push(() => modbus.stop());
+      }
     }
+    let operator: OperatorActions | undefined;
+    let vessels: VesselServices | undefined;
     if (run.has('rules')) {
-      const engine = createRulesEngine({ rules, stations, mqtt: await connect('rules'), state: store, log, metrics, clock });
+      const rulesMqtt = await connect('rules');
+      const engine = createRulesEngine({ rules, stations, mqtt: rulesMqtt, state: store, series: series.reads, log, metrics, clock });
       await engine.start();
       stops.push(() => engine.stop());
+      operator = engine.operator;
+      if (run.has('ingest')) {
+        // Vessels: AIS/VMS ingest and geofence rules; a clean session, so nothing queued arrives before its handler.
+        vessels = await startVessels({
+          ingestMqtt: await connect('ingest', true, false, '-vessels'),
+          rulesMqtt,
+          state: store,
+          tracksFile: join(dataDir, 'vessels.duckdb'),
+          vesselsFile: config.VESSELS_FILE,
+          log,
+          metrics,
+          clock,
+        });
+        stops.push(() => vessels!.stop());
+      }
     }
     let httpUrl: string | undefined;
     if (run.has('api')) {
       const feed = createAlertFeed({ mqtt: await connect('api'), state: store, log });
+      // Delivery channels listen to the feed: they must be subscribed before it starts.
+      const deliveryMetrics = createDeliveryMetrics(metrics, clock);
+      const webhooks = createWebhookDelivery({
+        endpoints: config.WEBHOOKS_FILE ? loadWebhookEndpoints(config.WEBHOOKS_FILE) : [],
+        source: feed,
+        state: store,
+        log,
+        metrics: deliveryMetrics,
+        clock,
+      });
+      await webhooks.start();
+      stops.push(() => webhooks.stop());
+      const vapid = await loadOrCreateVapidKeys({ env: process.env, dataDir, production: config.HUEWATCH_ENV === 'production' });
+      const push = createWebPushDelivery({ vapid, source: feed, state: store, log, metrics: deliveryMetrics, clock });
+      await push.start();
+      stops.push(() => push.stop());
+      // Manual alerts travel the alerts path, which only the rules account may publish on.
+      const manualMqtt = await connect('rules', true, false, '-manual');
+      const publishManualAlert = createManualAlertPublisher({ mqtt: manualMqtt, state: store });
       await feed.start();
       stops.push(() => feed.stop());
       const app = await buildApi({
@@ -118,7 +180,17 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         metrics,
         log,
         clock,
-        tokens: [{ name: 'admin', role: 'admin', sha256: sha256Hex(secrets.adminToken) }],
+        tokens: [
+          { name: 'admin', role: 'admin', sha256: sha256Hex(secrets.adminToken) },
+          { name: 'operator', role: 'operator', sha256: sha256Hex(secrets.operatorToken) },
+          { name: 'viewer', role: 'viewer', sha256: sha256Hex(secrets.viewerToken) },
+        ],
+        ...(operator ? { operator } : {}),
+        ...(vessels ? { vessels: vessels.query, declareStorm: vessels.declareStorm } : {}),
+        push,
+        publishManualAlert,
+        cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
+        console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},
         serviceTokens: [sha256Hex(secrets.serviceToken)],
         registerDevice: (deviceId, station) => registerDevice(store, stations, deviceId, station, clock.now()),
       });
@@ -150,7 +222,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       stops.push(() => sim.stop());
     }
 
-    return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(httpUrl ? { httpUrl } : {}), adminToken: secrets.adminToken, stop };
+    return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(httpUrl ? { httpUrl } : {}), adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, viewerToken: secrets.viewerToken, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -6,7 +6,8 @@ import type { Config } from './config.ts';
 
 /**
  * Credentials the platform needs to talk to itself: the MQTT service accounts, the admin bearer
- * token, the services' HTTP bearer token (device directory, platform/device-directory.ts), and the secrets of simulated devices. From the environment when given (always in
+ * token, the services' HTTP bearer token (device directory, platform/device-directory.ts), the operator
+ * and viewer tokens, and the secrets of simulated devices. From the environment when given (always in
  * production: config.ts refuses to start otherwise); in development generated once and kept in
  * `DATA_DIR/secrets.json` (mode 0600), so a restart keeps working devices and tokens.
  */
@@ -15,9 +16,12 @@ const secretsFile = z.object({
   adminToken: z.string(),
   /** HTTP bearer token of our own services (device directory); absent in files written before it existed */
   serviceToken: z.string().optional(),
+  /** bearer tokens of the operator and viewer roles; absent in files written before they existed */
+  operatorToken: z.string().optional(),
+  viewerToken: z.string().optional(),
   simDevices: z.record(z.string(), z.string()).default({}),
 });
-export type PlatformSecrets = z.infer<typeof secretsFile> & { serviceToken: string };
+export type PlatformSecrets = z.infer<typeof secretsFile> & { serviceToken: string; operatorToken: string; viewerToken: string };
 
 const generate = () => randomBytes(24).toString('base64url');
 
@@ -38,6 +42,8 @@ export async function loadOrCreateSecrets(dataDir: string, config: Config): Prom
     },
     adminToken: config.ADMIN_TOKEN ?? kept?.adminToken ?? generate(),
     serviceToken: config.SVC_TOKEN ?? kept?.serviceToken ?? generate(),
+    operatorToken: config.OPERATOR_TOKEN ?? kept?.operatorToken ?? generate(),
+    viewerToken: config.VIEWER_TOKEN ?? kept?.viewerToken ?? generate(),
     simDevices: kept?.simDevices ?? {},
   };
   await saveSecrets(dataDir, secrets);
