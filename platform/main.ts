@@ -29,6 +29,7 @@ import { createWebPushDelivery, loadOrCreateVapidKeys } from '../delivery/webpus
 import { createManualAlertPublisher } from '../delivery/manual-alerts.ts';
 import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
+import { startNodeRed } from '../flows/run.ts';
 
 export const DEFAULT_RULES_FILE = new URL('../config/rules.yaml', import.meta.url).pathname;
 
@@ -199,6 +200,17 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT;
       httpUrl = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+    }
+
+    if (config.NODERED) {
+      // The committed flows (flows/) fan alerts out to SMS and e-mail; they read their broker and
+      // endpoints from the environment, as they do in their own container.
+      const nodered = await startNodeRed({
+        userDir: join(dataDir, 'nodered'),
+        log,
+        env: { ...process.env, MQTT_URL: mqttUrl, MQTT_USER: 'svc-nodered', MQTT_PASSWORD: secrets.services.nodered, SMS_GATEWAY_URL: config.SMS_GATEWAY_URL, EMAIL_API_URL: config.EMAIL_API_URL },
+      });
+      stops.push(() => nodered.stop());
     }
 
     if (config.SIM && run.has('broker') && local) {
