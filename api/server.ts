@@ -18,6 +18,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { manualAlertRoutes } from './routes/manual-alerts.ts';
 import { vesselRoutes, type VesselRouteDeps } from './routes/vessels.ts';
 import { stormRoutes, type DeclareStorm } from './routes/storms.ts';
+import { modbusRoutes, type ModbusRouteDeps } from './routes/modbus.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import { DEFAULT_CAP_OPTIONS, type CapOptions } from '../delivery/cap.ts';
 import type { AlertEvent } from '../contract/alert.ts';
@@ -42,6 +43,8 @@ export interface ApiOptions {
   publishManualAlert?(event: AlertEvent): Promise<void>;
   vessels?: VesselRouteDeps['vessels'];
   declareStorm?: DeclareStorm;
+  /** the Modbus poller of this process: register writes, and device health in a station's status */
+  modbus?: ModbusRouteDeps & { stationHealth(stationId: string): unknown[] };
   /** web console options; the console is served at / */
   console?: { tileUrl?: string };
 }
@@ -72,11 +75,12 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => capRoutes(scope, { state: opts.state, cap: opts.cap ?? DEFAULT_CAP_OPTIONS, clock: deps.clock }));
   await app.register(async (scope) => webhookRoutes(scope, { state: opts.state, requireRole: deps.requireRole }));
   await app.register(async (scope) => consoleRoutes(scope, opts.console ?? {}));
-  const { operator, push, publishManualAlert, vessels, declareStorm } = opts;
+  const { operator, push, publishManualAlert, vessels, declareStorm, modbus } = opts;
   if (operator) await app.register(async (scope) => operatorRoutes(scope, { ...deps, operator }));
   if (push) await app.register(async (scope) => pushRoutes(scope, { push }));
   if (publishManualAlert) await app.register(async (scope) => manualAlertRoutes(scope, { requireRole: deps.requireRole, publishManualAlert, clock: deps.clock }));
   if (vessels) await app.register(async (scope) => vesselRoutes(scope, { vessels, clock: deps.clock, auth: deps.requireRole('viewer') }));
   if (declareStorm) await app.register(async (scope) => stormRoutes(scope, { ...deps, declareStorm }));
+  if (modbus) await app.register(async (scope) => modbusRoutes(scope, { ...deps, modbus }));
   return app;
 }

@@ -106,6 +106,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       return client;
     };
 
+    let modbus: Awaited<ReturnType<typeof startModbus>> | undefined;
     if (run.has('ingest')) {
       // A persistent session: what the broker delivered but ingest had not stored comes again.
       const ingestMqtt = await connect('ingest', false, true);
@@ -114,7 +115,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       stops.push(() => ingest.stop());
       // Modbus PLCs and RTUs: polled values take the same path as MQTT readings.
       if (config.MODBUS || config.SIM) {
-        const modbus = await startModbus({
+        modbus = await startModbus({
           file: config.MODBUS_FILE,
           stations,
           accept: createReadingSink({ mqtt: ingestMqtt, store: series.writes, metrics }),
@@ -123,7 +124,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
           metrics,
           clock,
         });
-        stops.push(() => modbus.stop());
+        stops.push(() => modbus!.stop());
       }
     }
     let operator: OperatorActions | undefined;
@@ -190,6 +191,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         ...(vessels ? { vessels: vessels.query, declareStorm: vessels.declareStorm } : {}),
         push,
         publishManualAlert,
+        ...(modbus ? { modbus: { writeRegister: modbus.poller.writeRegister, stationHealth: modbus.poller.stationHealth } } : {}),
         cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
         console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},
         serviceTokens: [sha256Hex(secrets.serviceToken)],

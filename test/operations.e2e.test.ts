@@ -121,4 +121,26 @@ describe('a dam PLC on Modbus', () => {
     const metrics = await (await fetch(platform.httpUrl + '/metrics')).text();
     expect(metrics).toMatch(/huewatch_modbus_polls_total\{device="plc-ta-trach",result="ok"\} [1-9]/);
   });
+
+  it('shows the PLC’s health in the station’s status', async () => {
+    const body = (await (await fetch(`${platform.httpUrl}/api/v1/stations/ta-trach`)).json()) as { devices: Array<{ id?: string; deviceId?: string; state: string }> };
+    expect(body.devices).toHaveLength(1);
+    expect(JSON.stringify(body.devices[0])).toContain('plc-ta-trach');
+    expect(body.devices[0]!.state).toBe('ok');
+  });
+
+  it('lets an admin set a writable register, and refuses a gate or a viewer', async () => {
+    const write = (name: string, token: string, value: number) =>
+      fetch(`${platform.httpUrl}/api/v1/modbus/plc-ta-trach/registers/${name}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ value }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    expect(await write('reporting_interval_s', platform.viewerToken, 60)).toMatchObject({ status: 403 });
+    expect(await write('reporting_interval_s', platform.adminToken, 60)).toMatchObject({ status: 200, body: { deviceId: 'plc-ta-trach', register: 'reporting_interval_s', value: 60 } });
+    expect(await write('no_such_register', platform.adminToken, 1)).toMatchObject({ status: 404, body: { code: 'HW_ERR_MODBUS_REGISTER_UNKNOWN' } });
+    const gate = (await import('../ingest/modbus/load.ts')).loadModbusMap((await import('../ingest/modbus/load.ts')).DEFAULT_MODBUS_FILE).devices
+      .find((d) => d.id === 'plc-ta-trach')!.registers.find((r) => /gate/.test(r.name))!;
+    expect(await write(gate.name, platform.adminToken, 1)).toMatchObject({ status: 403, body: { code: 'HW_ERR_MODBUS_NOT_WRITABLE' } });
+  });
 });

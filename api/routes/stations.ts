@@ -32,6 +32,8 @@ export async function stationRoutes(app: FastifyInstance, deps: ApiDeps) {
     const latest = await deps.store.latest(station.id);
     return {
       ...station,
+      // health of the Modbus devices polled for this station (last good poll, errors, latency)
+      ...(deps.modbus ? { devices: deps.modbus.stationHealth(station.id) } : {}),
       latest: Object.fromEntries(latest.map((l) => [l.metric, { value: l.value, ts: new Date(l.ts).toISOString(), quality: l.quality, device: l.device }])),
     };
   });

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ModbusError, ModbusErrorCode } from '../../ingest/modbus/errors.ts';
+import type { WriteResult } from '../../ingest/modbus/poller.ts';
+import { parseInput } from '../errors.ts';
+import type { ApiDeps } from '../server.ts';
+
+export interface ModbusRouteDeps {
+  writeRegister(deviceId: string, registerName: string, value: number): Promise<WriteResult>;
+}
+
+const body = z.object({ value: z.number().finite() });
+
+/** HTTP status of each refusal: the operator's mistake (4xx) or the device's failure (502/504). */
+const STATUS: Partial<Record<string, number>> = {
+  [ModbusErrorCode.DEVICE_UNKNOWN]: 404,
+  [ModbusErrorCode.REGISTER_UNKNOWN]: 404,
+  [ModbusErrorCode.NOT_WRITABLE]: 403,
+  [ModbusErrorCode.VALUE_INVALID]: 400,
+  [ModbusErrorCode.TIMEOUT]: 504,
+};
+
+/**
+ * `POST /api/v1/modbus/:deviceId/registers/:name` {value} (admin): set a register the map marks
+ * writable, such as a PLC's reporting interval. Gate registers are never writable (the map loader
+ * and the poller both refuse them). Audited.
+ */
+export async function modbusRoutes(app: FastifyInstance, deps: ApiDeps & { modbus: ModbusRouteDeps }) {
+  app.post<{ Params: { deviceId: string; name: string } }>('/api/v1/modbus/:deviceId/registers/:name', { preHandler: deps.requireRole('admin') }, async (req, reply) => {
+    const { value } = parseInput(body, req.body);
+    try {
+      const result = await deps.modbus.writeRegister(req.params.deviceId, req.params.name, value);
+      req.log.info({ audit: true, action: 'modbus.write', by: req.principal?.name, ...result }, 'register written');
+      return result;
+    } catch (err) {
+      if (!(err instanceof ModbusError)) throw err;
+      req.log.warn({ audit: true, action: 'modbus.write', by: req.principal?.name, device: req.params.deviceId, register: req.params.name, value, refused: err.code }, 'register write refused');
+      return reply.code(STATUS[err.code] ?? 502).send({ code: err.code, message: err.message });
+    }
+  });
+}
