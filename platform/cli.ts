@@ -15,6 +15,7 @@ Commands:
       --scenario flood|calm      simulator scenario (env SIM_SCENARIO)
   sim                            run the simulated stations against a running platform
       --url mqtt://host:port     broker to connect to (default: this machine's MQTT_PORT)
+      --api http://host:port     register the simulated stations through this API (ADMIN_TOKEN)
       --scenario flood|calm      --speed N (simulated s per real s)   --interval MS
   device add <deviceId> --station <stationId>
                                  register a device and print its secret (shown once)
@@ -89,17 +90,26 @@ async function start(args: string[]): Promise<number> {
 }
 
 async function sim(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { url: { type: 'string' }, scenario: { type: 'string' }, speed: { type: 'string' }, interval: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { url: { type: 'string' }, api: { type: 'string' }, scenario: { type: 'string' }, speed: { type: 'string' }, interval: { type: 'string' } } });
   const config = configWith({ SIM_SCENARIO: values.scenario, SIM_SPEED: values.speed, SIM_INTERVAL_MS: values.interval });
   const log = createLogger(config.LOG_LEVEL);
-  const secrets = JSON.parse(await readFile(join(resolve(config.DATA_DIR), 'secrets.json'), 'utf8').catch(() => '{}')) as { simDevices?: Record<string, string> };
+  const dataDir = resolve(config.DATA_DIR);
+  const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => '{}')) as { simDevices?: Record<string, string> };
   const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
   const { startSimulator, simDeviceId } = await import('../firmware-sim/fleet.ts');
+  if (values.api) {
+    // Against a platform elsewhere (e.g. the compose stack): register the simulated stations
+    // through its API with the admin token; a new secret replaces any earlier one.
+    secrets.simDevices = { ...secrets.simDevices };
+    for (const s of stations.filter((st) => st.kind === 'river' || st.kind === 'rain')) {
+      secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), s.id, undefined, values.api);
+    }
+  }
   const devices = stations
     .map((s) => ({ deviceId: simDeviceId(s.id), secret: secrets.simDevices?.[simDeviceId(s.id)], station: s }))
     .filter((d): d is typeof d & { secret: string } => d.secret !== undefined);
   if (devices.length === 0) {
-    process.stderr.write(`huewatch sim: no simulated devices are registered in ${config.DATA_DIR}/secrets.json; start the platform once with SIM=1\n`);
+    process.stderr.write(`huewatch sim: no simulated devices are registered in ${config.DATA_DIR}/secrets.json; start the platform once with SIM=1, or give --api <platform URL> (with ADMIN_TOKEN) to register them\n`);
     return 1;
   }
   const url = values.url ?? `mqtt://127.0.0.1:${config.MQTT_PORT}`;
@@ -144,11 +154,11 @@ async function device(args: string[]): Promise<number> {
   return 0;
 }
 
-async function registerThroughApi(config: Config, dataDir: string, deviceId: string, station: string, cause: Error): Promise<string> {
+async function registerThroughApi(config: Config, dataDir: string, deviceId: string, station: string, cause?: Error, apiUrl = `http://127.0.0.1:${config.HTTP_PORT}`): Promise<string> {
   const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => 'null')) as { adminToken?: string } | null;
   const token = config.ADMIN_TOKEN ?? secrets?.adminToken;
-  if (!token) throw new Error(`cannot open the store (${cause.message}) and no admin token to use the API`);
-  const res = await fetch(`http://127.0.0.1:${config.HTTP_PORT}/api/v1/devices`, {
+  if (!token) throw new Error(cause ? `cannot open the store (${cause.message}) and no admin token to use the API` : 'ADMIN_TOKEN is needed to register devices through the API');
+  const res = await fetch(`${apiUrl.replace(/\/$/, '')}/api/v1/devices`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ deviceId, station }),

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
-import { connectClient, tempDir, waitFor } from './helpers.ts';
+import { connectClient, startTestPlatform, tempDir, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
@@ -70,5 +70,32 @@ describe('the huewatch command', () => {
       child.kill('SIGINT');
     }
     expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
+  }, 60_000);
+
+  it('runs the simulated stations against a platform elsewhere, registering them through its API', async () => {
+    const platformData = await tempDir();
+    const platform = await startTestPlatform(platformData.dir);
+    const simData = await tempDir();
+    const child = spawn(process.execPath, [BIN, 'sim', '--url', platform.mqttUrl, '--api', platform.httpUrl!, '--interval', '200', '--speed', '600'], {
+      env: { ...process.env, DATA_DIR: simData.dir, ADMIN_TOKEN: platform.adminToken, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => output.includes('Simulating'), 20_000, 'the simulator to start');
+      expect(output).toMatch(/Simulating 11 devices/);
+      await waitFor(async () => {
+        const body = (await (await fetch(`${platform.httpUrl}/api/v1/stations/rg-nam-dong`)).json()) as { latest: Record<string, { device: string }> };
+        return body.latest.rainfall?.device === 'sim-rg-nam-dong';
+      }, 10_000, 'a simulated reading');
+    } finally {
+      child.kill('SIGINT');
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
+      await platform.stop();
+      await Promise.all([platformData.cleanup(), simData.cleanup()]);
+    }
   }, 60_000);
 });
