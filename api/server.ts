@@ -21,6 +21,7 @@ import { stormRoutes, type DeclareStorm } from './routes/storms.ts';
 import { modbusRoutes, type ModbusRouteDeps } from './routes/modbus.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import { DEFAULT_CAP_OPTIONS, type CapOptions } from '../delivery/cap.ts';
+import type { DeliveryMetrics } from '../delivery/metrics.ts';
 import type { AlertEvent } from '../contract/alert.ts';
 
 export interface ApiOptions {
@@ -45,6 +46,8 @@ export interface ApiOptions {
   declareStorm?: DeclareStorm;
   /** the Modbus poller of this process: register writes, and device health in a station's status */
   modbus?: ModbusRouteDeps & { stationHealth(stationId: string): unknown[] };
+  /** per-channel delivery counters and latency (SSE and CAP are counted here) */
+  deliveryMetrics?: DeliveryMetrics;
   /** web console options; the console is served at / */
   console?: { tileUrl?: string };
 }
@@ -72,7 +75,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => alertRoutes(scope, deps));
   await app.register(async (scope) => streamRoutes(scope, deps));
   await app.register(async (scope) => deviceRoutes(scope, deps));
-  await app.register(async (scope) => capRoutes(scope, { state: opts.state, cap: opts.cap ?? DEFAULT_CAP_OPTIONS, clock: deps.clock }));
+  await app.register(async (scope) => capRoutes(scope, { state: opts.state, cap: opts.cap ?? DEFAULT_CAP_OPTIONS, clock: deps.clock, ...(opts.deliveryMetrics ? { metrics: opts.deliveryMetrics } : {}) }));
   await app.register(async (scope) => webhookRoutes(scope, { state: opts.state, requireRole: deps.requireRole }));
   await app.register(async (scope) => consoleRoutes(scope, opts.console ?? {}));
   const { operator, push, publishManualAlert, vessels, declareStorm, modbus } = opts;

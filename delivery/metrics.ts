@@ -1,7 +1,12 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AlertEvent } from '../contract/alert.ts';
 
-export const CHANNELS = ['webhook', 'webpush', 'mqtt-ws', 'cap'] as const;
+/**
+ * webhook, webpush: pushed by us, counted when the receiver accepted it. mqtt: reached an MQTT
+ * subscriber of the alerts topic (measured at the API's own subscription, a resident's peer on
+ * the same broker). sse: written to an IOC console's stream. cap: a CAP message fetched.
+ */
+export const CHANNELS = ['webhook', 'webpush', 'mqtt', 'sse', 'cap'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 /**

@@ -155,6 +155,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       const feed = createAlertFeed({ mqtt: await connect('api'), state: store, log });
       // Delivery channels listen to the feed: they must be subscribed before it starts.
       const deliveryMetrics = createDeliveryMetrics(metrics, clock);
+      feed.subscribe((item) => deliveryMetrics.delivered('mqtt', item.event));
       const webhooks = createWebhookDelivery({
         endpoints: config.WEBHOOKS_FILE ? loadWebhookEndpoints(config.WEBHOOKS_FILE) : [],
         source: feed,
@@ -191,6 +192,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         ...(vessels ? { vessels: vessels.query, declareStorm: vessels.declareStorm } : {}),
         push,
         publishManualAlert,
+        deliveryMetrics,
         ...(modbus ? { modbus: { writeRegister: modbus.poller.writeRegister, stationHealth: modbus.poller.stationHealth } } : {}),
         cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
         console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},

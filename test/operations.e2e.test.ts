@@ -83,6 +83,15 @@ describe('operating the platform', () => {
     expect(xml).toMatch(/<sent>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00<\/sent>/);
   });
 
+  it('counts deliveries per channel, with the latency since the alert was sent', async () => {
+    const text = await (await fetch(platform.httpUrl + '/metrics')).text();
+    const sent = (channel: string) => Number(new RegExp(`huewatch_delivery_sent_total\\{channel="${channel}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    // Alert, Update (acknowledged) and Cancel reached the API's MQTT subscription; one CAP fetch.
+    expect(sent('mqtt')).toBeGreaterThanOrEqual(3);
+    expect(sent('cap')).toBe(1);
+    expect(text).toMatch(/huewatch_delivery_latency_seconds_count\{channel="mqtt"\} [1-9]/);
+  });
+
   it('turns an operator’s release order into a warning for the communes downstream', async () => {
     const start = Date.now() + 2 * 3600_000;
     expect(await post('/api/v1/reservoirs/ta-trach/release-orders', platform.viewerToken, { flowMin: 500, flowMax: 800, start })).toMatchObject({ status: 403 });

@@ -1,3 +1,4 @@
+import type { DeliveryMetrics } from '../../delivery/metrics.ts';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../../contract/errors.ts';
@@ -6,6 +7,8 @@ import { ATOM_CONTENT_TYPE, CAP_CONTENT_TYPE, capFeed, toCap, type CapOptions } 
 import { ApiError, parseInput } from '../errors.ts';
 
 export interface CapRouteDeps {
+  /** counts each CAP message fetched, with the time since the event was sent */
+  metrics?: Pick<DeliveryMetrics, 'delivered'>;
   state: Pick<StateStore, 'getAlert' | 'alertHistory' | 'listAlerts'>;
   cap: CapOptions;
   clock?: { now(): number };
@@ -35,6 +38,7 @@ export async function capRoutes(app: FastifyInstance, deps: CapRouteDeps) {
     const history = (await deps.state.alertHistory(id)).map((h) => h.event);
     const event = seq === undefined ? alert : history.find((e) => e.eventSeq === seq);
     if (!event) throw new ApiError(404, ErrorCode.NOT_FOUND, `alert "${id}" has no event ${seq}`);
+    deps.metrics?.delivered('cap', event);
     return reply.type(CAP_CONTENT_TYPE).header('cache-control', 'no-cache').send(toCap(event, history, deps.cap));
   });
 }

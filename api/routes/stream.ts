@@ -36,6 +36,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps) {
     res.socket?.setNoDelay(true);
     const send = (item: FeedItem) => {
       res.write(`id: ${item.streamId}\nevent: alert\ndata: ${JSON.stringify(item.event)}\n\n`);
+      deps.deliveryMetrics?.delivered('sse', item.event);
       if (res.writableLength > STREAM_LIMITS.maxBufferedBytes) res.destroy();
     };
     res.write(`retry: 2000\n: huewatch alert stream\n\n`);
