@@ -152,8 +152,9 @@ export function createWebPushDelivery(opts: WebPushOptions) {
     onDelivered: (e) => opts.metrics?.delivered('webpush', { sent: e.item.sent }),
     onGiveUp: async () => opts.metrics?.failed('webpush', 'gave_up'),
     onGone: async (lane) => {
-      subs.delete(lane);
+      // forget it durably first: the in-memory count is what callers watch
       await opts.state.deleteJson(SUBSCRIPTIONS_NAMESPACE, lane);
+      subs.delete(lane);
     },
   });
 
