@@ -8,7 +8,7 @@ import { influxql, startInfluxd, type RunningServer } from './test-servers.ts';
  * (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/#special-characters):
  * measurements escape commas and spaces; tag keys, tag values and field keys escape commas, equals
  * signs and spaces; string field values escape double quotes and backslashes; integers are int64
- * with a trailing `i`. influxdata's own corpus is not available here, so these are not its cases.
+ * with a trailing `i`. influxdata's own corpus is run by line-protocol-corpus.test.ts; these are our cases.
  * Each is checked as text, then written to a real InfluxDB 1.6.7 and read back.
  */
 const TS = 1_727_740_800_123; // ms
