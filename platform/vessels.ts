@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AlertEvent } from '../contract/alert.ts';
 import { createVesselIngest } from '../ingest/vessels/service.ts';
-import { loadVesselRegistry } from '../ingest/vessels/registry.ts';
+import { loadVesselRegistry, type VesselRegistry } from '../ingest/vessels/registry.ts';
 import { publishEvent } from '../rules/alerts.ts';
-import { createVesselRules } from '../rules/vessels/evaluator.ts';
+import { topics } from '../contract/topics.ts';
+import { createVesselRules, type VesselRules, type VesselRulesChanges } from '../rules/vessels/evaluator.ts';
 import type { StormAreaInput } from '../rules/vessels/storm.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { openDuckDbVesselTracks } from '../store/vessel-tracks.ts';
@@ -13,6 +14,17 @@ import type { StateStore } from '../store/types.ts';
 
 export const DEFAULT_VESSELS_FILE = new URL('../config/vessels.yaml', import.meta.url).pathname;
 export const DEFAULT_SEA_ZONES_FILE = new URL('../config/hue-sea-zones.geojson', import.meta.url).pathname;
+/**
+ * The vessel rules' state in the StateStore, so a restart neither forgets an open alert nor raises
+ * it again: keys `vessel/{id}`, `storm/{id}` and `alert/{key}` (the key's last event).
+ */
+export const VESSEL_RULE_STATE_NAMESPACE = 'vessel-rule-state';
+
+/** The vessel register (config VESSELS_FILE, else config/vessels.yaml), its home ports checked. */
+export function loadVesselRegister(vesselsFile?: string): VesselRegistry {
+  return loadVesselRegistry(vesselsFile ?? DEFAULT_VESSELS_FILE, loadSeaZones(DEFAULT_SEA_ZONES_FILE).ports.map((p) => p.id));
+}
+
 /** how often signal loss and storm validity are checked (the VMS ladder counts hours) */
 const VESSEL_TICK_MS = 60_000;
 
@@ -37,18 +49,50 @@ export async function startVessels(deps: {
   const tracks = await openDuckDbVesselTracks(deps.tracksFile);
   const ingest = createVesselIngest({ mqtt: deps.ingestMqtt, store: tracks, registry, log: deps.log, metrics: deps.metrics, clock: deps.clock });
   const rules = createVesselRules({ zones, registry, clock: deps.clock });
+  await restoreVesselRules(rules, deps.state, deps.rulesMqtt, log);
+
+  // State changes waiting to be written; the newest state of a key replaces an older one.
+  const pending: VesselRulesChanges = { vessels: new Map(), storms: new Map(), alerts: new Map() };
+  const merge = (c: VesselRulesChanges) => {
+    for (const [k, v] of c.vessels) pending.vessels.set(k, v);
+    for (const [k, v] of c.storms) pending.storms.set(k, v);
+    for (const [k, v] of c.alerts) pending.alerts.set(k, v);
+  };
+  const flush = async () => {
+    const ns = VESSEL_RULE_STATE_NAMESPACE;
+    for (const [k, v] of pending.vessels) {
+      pending.vessels.delete(k);
+      await deps.state.putJson(ns, `vessel/${k}`, v);
+    }
+    for (const [k, v] of pending.storms) {
+      pending.storms.delete(k);
+      await (v ? deps.state.putJson(ns, `storm/${k}`, v) : deps.state.deleteJson(ns, `storm/${k}`));
+    }
+    for (const [k, v] of pending.alerts) {
+      pending.alerts.delete(k);
+      await deps.state.putJson(ns, `alert/${k}`, v);
+    }
+  };
 
   let chain: Promise<unknown> = Promise.resolve();
+  /**
+   * The rules' state first (with the events: a crash before they are stored is healed at the next
+   * start from it), then each event in the history, then on the alerts topic; one at a time, in order.
+   */
   const commit = (events: readonly AlertEvent[], cause: unknown) => {
-    if (events.length === 0) return chain;
+    const changes = rules.takeChanges();
+    const changed = changes.vessels.size + changes.storms.size + changes.alerts.size > 0;
+    if (events.length === 0 && !changed) return chain;
+    merge(changes);
     chain = chain
       .then(async () => {
+        await flush();
         for (const e of events) {
           await deps.state.appendAlertEvent(e, cause);
           await publishEvent(deps.rulesMqtt, e);
         }
       })
-      .catch((err: unknown) => log.error({ err }, 'vessel alert not published'));
+      .catch((err: unknown) => log.error({ err }, 'vessel alert or rule state not stored'));
     return chain;
   };
 
@@ -59,6 +103,7 @@ export async function startVessels(deps: {
 
   return {
     query: ingest.query,
+    registry,
     /** an operator's storm danger area: alerts for the vessels inside now, and as they move */
     async declareStorm(input: StormAreaInput, user: string) {
       const { area, events } = rules.declareStorm(input, ingest.query.list());
@@ -75,3 +120,42 @@ export async function startVessels(deps: {
   };
 }
 export type VesselServices = Awaited<ReturnType<typeof startVessels>>;
+
+/**
+ * Loads the saved rule state into `rules`. Each saved alert event is compared with the history:
+ * one missing there (a crash between the state write and the event's) is appended and published
+ * now; an operator's newer event of it is taken. Open alerts are published again as they are
+ * (same id and eventSeq: consumers dedupe), so a broker that lost its retained messages is healed;
+ * ended ones are forgotten.
+ */
+async function restoreVesselRules(rules: VesselRules, state: StateStore, mqtt: MqttClient, log: Logger): Promise<void> {
+  const ns = VESSEL_RULE_STATE_NAMESPACE;
+  const saved: Parameters<VesselRules['importState']>[0] = { vessels: {}, storms: {}, alerts: {} };
+  for (const { key, value } of await state.listJson<never>(ns)) {
+    const cut = key.indexOf('/');
+    const [kind, id] = [key.slice(0, cut), key.slice(cut + 1)];
+    if (kind === 'vessel') saved.vessels![id] = value;
+    else if (kind === 'storm') saved.storms![id] = value;
+    else if (kind === 'alert') {
+      const ev = value as AlertEvent;
+      const stored = await state.getAlert(ev.id);
+      let latest = ev;
+      let published = false;
+      if (stored && stored.eventSeq >= ev.eventSeq) latest = stored;
+      else {
+        published = true;
+        await state.appendAlertEvent(ev, { recovered: ns });
+        await publishEvent(mqtt, ev);
+        log.warn({ id: ev.id, key: ev.key, eventSeq: ev.eventSeq }, 'vessel alert event missing from the store: recovered from rule state');
+      }
+      if (latest.status === 'active' || latest.status === 'acknowledged') {
+        saved.alerts![id] = latest;
+        if (!published) for (const code of latest.area.codes) await mqtt.publishAsync(topics.alert(code, latest.key), JSON.stringify(latest), { qos: 1, retain: true });
+      } else {
+        await state.deleteJson(ns, key);
+      }
+    }
+  }
+  rules.importState(saved);
+  log.info({ vessels: Object.keys(saved.vessels!).length, storms: Object.keys(saved.storms!).length, openAlerts: Object.keys(saved.alerts!).length }, 'vessel rule state restored');
+}

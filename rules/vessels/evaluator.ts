@@ -29,11 +29,28 @@ export interface VesselRulesOptions {
   lengthOf?(vesselId: string): number | undefined;
 }
 
-interface PerVessel {
+export interface PerVessel {
   boundary: BoundaryState;
   zone: ZoneState;
   protected: ProtectedState;
   signal: SignalState;
+}
+
+/**
+ * The rules' whole state, plain JSON: per-vessel states, storm areas with theirs, and the last
+ * event of each alert key (an open alert, or a Cancel kept until it is known to be stored).
+ */
+export interface VesselRulesState {
+  vessels: Record<string, PerVessel>;
+  storms: Record<string, { area: StormArea; state: StormState }>;
+  alerts: Record<string, AlertEvent>;
+}
+
+/** What changed since the last takeChanges(): `null` means removed. */
+export interface VesselRulesChanges {
+  vessels: Map<string, PerVessel>;
+  storms: Map<string, { area: StormArea; state: StormState } | null>;
+  alerts: Map<string, AlertEvent>;
 }
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -44,6 +61,9 @@ export function createVesselRules(opts: VesselRulesOptions) {
   const vessels = new Map<string, PerVessel>();
   const storms = new Map<string, { area: StormArea; state: StormState }>();
   const open = new Map<string, AlertEvent>();
+  // for persistence: what changed since the last takeChanges()
+  let dirty: VesselRulesChanges = { vessels: new Map(), storms: new Map(), alerts: new Map() };
+  const clone = <T>(v: T): T => structuredClone(v);
 
   const stateOf = (id: string): PerVessel => {
     let s = vessels.get(id);
@@ -97,6 +117,7 @@ export function createVesselRules(opts: VesselRulesOptions) {
     });
     if (t.level === 0) open.delete(key);
     else open.set(key, ev);
+    dirty.alerts.set(key, ev);
     return ev;
   }
 
@@ -120,9 +141,11 @@ export function createVesselRules(opts: VesselRulesOptions) {
       const pr = evaluateProtected(zones, s.protected, fix);
       const sg = signalOnFix(s.signal, fix);
       Object.assign(s, { boundary: b.state, zone: z.state, protected: pr.state, signal: sg.state });
+      dirty.vessels.set(p.vesselId, clone(s));
       const ts: Array<VesselTransition | undefined> = [b.transition, z.transition, pr.transition, sg.transition];
       for (const st of storms.values()) {
         const r = evaluateStormFix(st.area, st.state, fix);
+        if (r.state !== st.state) dirty.storms.set(st.area.id, clone({ area: st.area, state: r.state }));
         st.state = r.state;
         ts.push(r.transition);
       }
@@ -135,14 +158,19 @@ export function createVesselRules(opts: VesselRulesOptions) {
       for (const [id, s] of vessels) {
         if (!registry.byId(id)?.vms) continue;
         const r = signalOnTick(cfg, zones, s.signal, id, now);
+        if (r.state !== s.signal) dirty.vessels.set(id, clone({ ...s, signal: r.state }));
         s.signal = r.state;
         ts.push(r.transition);
       }
       for (const [id, st] of storms) {
         const r = evaluateStormTick(st.area, st.state, now);
+        if (r.state !== st.state) dirty.storms.set(id, clone({ area: st.area, state: r.state }));
         st.state = r.state;
         ts.push(r.transition);
-        if (now >= st.area.validTo) storms.delete(id);
+        if (now >= st.area.validTo) {
+          storms.delete(id);
+          dirty.storms.set(id, null);
+        }
       }
       return collect(ts);
     },
@@ -163,6 +191,7 @@ export function createVesselRules(opts: VesselRulesOptions) {
         st.state = r.state;
         ts.push(r.transition);
       }
+      dirty.storms.set(area.id, clone(st));
       return { area, events: collect(ts) };
     },
 
@@ -170,6 +199,7 @@ export function createVesselRules(opts: VesselRulesOptions) {
       const st = storms.get(id);
       if (!st) return [];
       storms.delete(id);
+      dirty.storms.set(id, null);
       return collect([st.state.active ? { kind: 'storm-area', level: 0, ts: clock.now(), value: 0, threshold: 1, where: id, whereName: st.area.name, vessels: [] } : undefined]);
     },
 
@@ -179,6 +209,38 @@ export function createVesselRules(opts: VesselRulesOptions) {
 
     openAlerts(): AlertEvent[] {
       return [...open.values()];
+    },
+
+    /** What changed since the last call (copies), for the caller to persist; resets the record. */
+    takeChanges(): VesselRulesChanges {
+      const out = dirty;
+      dirty = { vessels: new Map(), storms: new Map(), alerts: new Map() };
+      return out;
+    },
+
+    /** The whole state, plain JSON (a copy). */
+    exportState(): VesselRulesState {
+      return clone({
+        vessels: Object.fromEntries(vessels),
+        storms: Object.fromEntries(storms),
+        alerts: Object.fromEntries(open),
+      });
+    },
+
+    /**
+     * Replaces the state with a saved one (at start, before the first fix). Alerts that are no
+     * longer open (a Cancel, or an operator's resolve) are not kept; storm areas are validated again.
+     */
+    importState(saved: Partial<VesselRulesState>): void {
+      vessels.clear();
+      storms.clear();
+      open.clear();
+      for (const [id, s] of Object.entries(saved.vessels ?? {})) vessels.set(id, clone(s));
+      for (const [id, st] of Object.entries(saved.storms ?? {})) storms.set(id, { area: stormArea.parse(st.area), state: clone(st.state) });
+      for (const [key, ev] of Object.entries(saved.alerts ?? {})) {
+        if (ev.status === 'active' || ev.status === 'acknowledged') open.set(key, clone(ev));
+      }
+      dirty = { vessels: new Map(), storms: new Map(), alerts: new Map() };
     },
   };
 }
