@@ -65,7 +65,7 @@ export async function startVesselFleet(opts: VesselFleetOptions): Promise<Vessel
   const log = opts.log.child({ module: 'fleet-vessels' });
   const voyages = planVoyages(opts.vessels, opts.ports);
   const base = { protocolVersion: 4 as const, reconnectPeriod: 1000, connectTimeout: 5000, ...opts.mqttOptions };
-  const connect = (id: string) => connectAsync(opts.url, { ...base, username: id, password: opts.secretOf(id), clientId: `sim-${id}` });
+  const connect = (id: string) => connectAsync(opts.url, { ...base, username: id, password: opts.secretOf(id), clientId: id }); // the broker admits a device only under its own id
   const receiver = await connect(opts.receiverId);
   const vms = new Map<string, MqttClient>();
   for (const v of voyages) if (v.vessel.vms) vms.set(v.vessel.id, await connect(v.vessel.id));

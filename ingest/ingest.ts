@@ -4,6 +4,7 @@ import { Counter, type Registry } from 'prom-client';
 import { ErrorCode, parseTopic, subscriptions, decodeTelemetry } from '../contract/index.ts';
 import type { DeviceRecord, TimeSeriesStore } from '../store/types.ts';
 import { ThrottledLog } from '../platform/throttled-log.ts';
+import { isStationDevice } from '../platform/devices.ts';
 import { createReadingSink } from './reading-sink.ts';
 
 export interface IngestDeps {
@@ -83,6 +84,8 @@ export function createIngest(deps: IngestDeps) {
     const deviceId = parsed.id;
     const device = await lookupDevice(deviceId);
     if (!device || device.disabled) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, 'device is not registered');
+    // VMS trackers and AIS receivers publish on vms/ and ais/: telemetry from them is no station's
+    if (!isStationDevice(device)) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, `device is registered as ${device.station}, not for a station`);
     const decoded = decodeTelemetry(payload, { now: now() });
     if (!decoded.ok) return drop(decoded.code, deviceId, topic, decoded.problem);
 

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './log.ts';
-import { registerDevice } from './devices.ts';
+import { AIS_RECEIVER, registerDevice, vesselTarget } from './devices.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
 
 const USAGE = `Usage: huewatch <command> [options]
@@ -19,6 +19,10 @@ Commands:
       --scenario flood|calm      --speed N (simulated s per real s)   --interval MS
   device add <deviceId> --station <stationId>
                                  register a device and print its secret (shown once)
+  device add <registration> --vessel
+                                 register a vessel's VMS tracker (its id is the registration number)
+  device add <deviceId> --receiver
+                                 register an AIS shore receiver
 
 Configuration comes from environment variables; see README.md and .env.example.
 `;
@@ -102,7 +106,7 @@ async function sim(args: string[]): Promise<number> {
     // through its API with the admin token; a new secret replaces any earlier one.
     secrets.simDevices = { ...secrets.simDevices };
     for (const s of stations.filter((st) => st.kind === 'river' || st.kind === 'rain')) {
-      secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), s.id, undefined, values.api);
+      secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), { station: s.id }, undefined, values.api);
     }
   }
   const devices = stations
@@ -121,12 +125,15 @@ async function sim(args: string[]): Promise<number> {
 }
 
 async function device(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' }, vessel: { type: 'boolean' }, receiver: { type: 'boolean' } } });
   const [sub, deviceId] = positionals;
-  if (sub !== 'add' || !deviceId || !values.station) {
-    process.stderr.write(`Usage: huewatch device add <deviceId> --station <stationId>\n`);
+  const given = [values.station !== undefined, values.vessel === true, values.receiver === true].filter(Boolean).length;
+  if (sub !== 'add' || !deviceId || given !== 1 || values.station === '') {
+    process.stderr.write(`Usage: huewatch device add <deviceId> --station <stationId> | --vessel | --receiver\n`);
     return 2;
   }
+  // what the device is for, as kept in its record (platform/devices.ts)
+  const target = values.vessel ? vesselTarget(deviceId) : values.receiver ? AIS_RECEIVER : values.station!;
   const config = configWith({});
   const dataDir = resolve(config.DATA_DIR);
   const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
@@ -137,31 +144,33 @@ async function device(args: string[]): Promise<number> {
     store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: createLogger('silent') });
   } catch (err) {
     // The database file is locked while the platform runs: register through its API instead.
-    secret = await registerThroughApi(config, dataDir, deviceId, values.station, err as Error);
+    const body = values.vessel ? { vessel: deviceId } : values.receiver ? { receiver: true as const } : { station: values.station! };
+    secret = await registerThroughApi(config, dataDir, deviceId, body, err as Error);
   }
   if (store) {
     try {
-      ({ secret } = await registerDevice(store, stations, deviceId, values.station));
+      const register = values.vessel ? (await import('./vessels.ts')).loadVesselRegister(config.VESSELS_FILE) : undefined;
+      ({ secret } = await registerDevice(store, stations, deviceId, target, Date.now(), register && (() => register)));
     } finally {
       await store.close();
     }
   }
-  out(`Registered ${deviceId} for station ${values.station}.`);
-  out(`  MQTT username: ${deviceId}`);
+  out(`Registered ${deviceId} ${values.vessel ? `as the VMS tracker of vessel ${deviceId}` : values.receiver ? 'as an AIS receiver' : `for station ${values.station}`}.`);
+  out(`  MQTT username: ${deviceId}   (client id: ${deviceId})`);
   out(`  MQTT password: ${secret!}`);
-  out(`  publish to:    huewatch/v1/telemetry/${deviceId}`);
+  out(`  publish to:    huewatch/v1/${values.vessel ? 'vms' : values.receiver ? 'ais' : 'telemetry'}/${deviceId}`);
   out('The secret is shown only now; store it in the device.');
   return 0;
 }
 
-async function registerThroughApi(config: Config, dataDir: string, deviceId: string, station: string, cause?: Error, apiUrl = `http://127.0.0.1:${config.HTTP_PORT}`): Promise<string> {
+async function registerThroughApi(config: Config, dataDir: string, deviceId: string, target: { station: string } | { vessel: string } | { receiver: true }, cause?: Error, apiUrl = `http://127.0.0.1:${config.HTTP_PORT}`): Promise<string> {
   const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => 'null')) as { adminToken?: string } | null;
   const token = config.ADMIN_TOKEN ?? secrets?.adminToken;
   if (!token) throw new Error(cause ? `cannot open the store (${cause.message}) and no admin token to use the API` : 'ADMIN_TOKEN is needed to register devices through the API');
   const res = await fetch(`${apiUrl.replace(/\/$/, '')}/api/v1/devices`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ deviceId, station }),
+    body: JSON.stringify({ deviceId, ...target }),
   });
   const body = (await res.json()) as { secret?: string; code?: string; message?: string };
   if (!res.ok || !body.secret) throw Object.assign(new Error(body.message ?? `API answered ${res.status}`), { code: body.code ?? 'HW_ERR_INTERNAL' });

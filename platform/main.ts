@@ -20,7 +20,11 @@ import { createDeviceDirectory } from './device-directory.ts';
 import { registerDevice } from './devices.ts';
 import { loadOrCreateSecrets, saveSecrets } from './secrets.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
-import { startVessels, type VesselServices } from './vessels.ts';
+import { DEFAULT_SEA_ZONES_FILE, loadVesselRegister, startVessels, type VesselServices } from './vessels.ts';
+import { AIS_RECEIVER, vesselTarget } from './devices.ts';
+import type { VesselRegistry } from '../ingest/vessels/registry.ts';
+import { startVesselFleet } from '../firmware-sim/fleet-vessels.ts';
+import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { startModbus } from './modbus.ts';
 import { createReadingSink } from '../ingest/reading-sink.ts';
 import { createDeliveryMetrics } from '../delivery/metrics.ts';
@@ -30,6 +34,9 @@ import { createManualAlertPublisher } from '../delivery/manual-alerts.ts';
 import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import { startNodeRed } from '../flows/run.ts';
+
+/** the simulated fleet's AIS shore receiver (a device like any other) */
+export const SIM_AIS_RECEIVER = 'sim-ais-rx-thuan-an';
 
 export const DEFAULT_RULES_FILE = new URL('../config/rules.yaml', import.meta.url).pathname;
 
@@ -150,6 +157,9 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         stops.push(() => vessels!.stop());
       }
     }
+    // the vessel register: VMS trackers are registered against it (loaded when first needed)
+    let register: VesselRegistry | undefined;
+    const vesselRegister = () => (register ??= vessels?.registry ?? loadVesselRegister(config.VESSELS_FILE));
     let httpUrl: string | undefined;
     if (run.has('api')) {
       const feed = createAlertFeed({ mqtt: await connect('api'), state: store, log });
@@ -197,7 +207,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
         console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},
         serviceTokens: [sha256Hex(secrets.serviceToken)],
-        registerDevice: (deviceId, station) => registerDevice(store, stations, deviceId, station, clock.now()),
+        registerDevice: (deviceId, station) => registerDevice(store, stations, deviceId, station, clock.now(), vesselRegister),
       });
       await app.listen({ host: config.HOST, port: config.HTTP_PORT });
       stops.push(() => app.close());
@@ -236,6 +246,33 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         log,
       });
       stops.push(() => sim.stop());
+
+      // The simulated fishing fleet: one AIS shore receiver, and a VMS tracker on each vessel that
+      // carries one (its device id is the registration number), registered like real ones.
+      const fleetVessels = vesselRegister().vessels;
+      const fleetDevices = [
+        { id: SIM_AIS_RECEIVER, target: AIS_RECEIVER },
+        ...fleetVessels.filter((v) => v.vms).map((v) => ({ id: v.id, target: vesselTarget(v.id) })),
+      ];
+      for (const d of fleetDevices) {
+        const rec = await store.getDevice(d.id);
+        if (!secrets.simDevices[d.id] || !rec || rec.station !== d.target) {
+          secrets.simDevices[d.id] = (await registerDevice(store, stations, d.id, d.target, clock.now(), vesselRegister)).secret;
+        }
+      }
+      await saveSecrets(dataDir, secrets);
+      const fleet = await startVesselFleet({
+        url: mqttUrl,
+        receiverId: SIM_AIS_RECEIVER,
+        secretOf: (id) => secrets.simDevices[id]!,
+        vessels: fleetVessels,
+        ports: loadSeaZones(DEFAULT_SEA_ZONES_FILE).ports,
+        intervalMs: config.SIM_INTERVAL_MS,
+        speed: config.SIM_SPEED,
+        log,
+        clock,
+      });
+      stops.push(() => fleet.stop());
     }
 
     return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(httpUrl ? { httpUrl } : {}), adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, viewerToken: secrets.viewerToken, stop };

@@ -5,11 +5,21 @@ import { ErrorCode, ID_PATTERN } from '../../contract/index.ts';
 import { sha256Hex } from '../auth.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import type { ApiDeps } from '../server.ts';
+import { AIS_RECEIVER, DeviceError, vesselTarget } from '../../platform/devices.ts';
 
-const addDevice = z.object({
-  deviceId: z.string().regex(ID_PATTERN, 'letters, digits, _ . - (at most 64)'),
-  station: z.string(),
-});
+const deviceId = z.string().regex(ID_PATTERN, 'letters, digits, _ . - (at most 64)');
+/**
+ * A device is for one of: a catalogue station, a vessel (a VMS tracker: `vessel` is its
+ * registration number, which is also its device id; `true` takes the device id), or an AIS
+ * receiver. Exactly one is given; the record keeps it as `station` (platform/devices.ts).
+ */
+const addDevice = z.union([
+  z.strictObject({ deviceId, station: z.string().min(1) }),
+  z.strictObject({ deviceId, vessel: z.union([z.string().regex(ID_PATTERN), z.literal(true)]) }),
+  z.strictObject({ deviceId, receiver: z.literal(true) }),
+], { error: 'give exactly one of station (a station id), vessel (a registration number) or receiver: true' });
+const targetOf = (b: z.output<typeof addDevice>): string =>
+  'station' in b ? b.station : 'vessel' in b ? vesselTarget(b.vessel === true ? b.deviceId : b.vessel) : AIS_RECEIVER;
 
 export async function deviceRoutes(app: FastifyInstance, deps: ApiDeps) {
   app.get('/api/v1/devices', { preHandler: deps.requireRole('admin') }, async () => ({
@@ -44,8 +54,13 @@ export async function deviceRoutes(app: FastifyInstance, deps: ApiDeps) {
   /** Registers a device and returns its secret: the only time the secret is ever shown. */
   app.post('/api/v1/devices', { preHandler: deps.requireRole('admin') }, async (req, reply) => {
     const body = parseInput(addDevice, req.body);
-    const { secret } = await deps.registerDevice(body.deviceId, body.station);
-    req.log.info({ audit: true, action: 'device.add', deviceId: body.deviceId, station: body.station }, 'device registered');
-    return reply.code(201).send({ deviceId: body.deviceId, station: body.station, secret });
+    const station = targetOf(body);
+    const { secret } = await deps.registerDevice(body.deviceId, station).catch((err: unknown) => {
+      // a refused station, vessel or receiver is the caller's mistake, not a server error
+      if (err instanceof DeviceError && err.code === ErrorCode.BAD_REQUEST) throw new ApiError(400, err.code, err.message);
+      throw err;
+    });
+    req.log.info({ audit: true, action: 'device.add', deviceId: body.deviceId, station }, 'device registered');
+    return reply.code(201).send({ deviceId: body.deviceId, station, secret });
   });
 }
