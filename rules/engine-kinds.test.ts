@@ -10,6 +10,8 @@ import { subscriptions, topics } from '../contract/topics.ts';
 import { silentLogger } from '../platform/log.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
+import { StoreError, StoreErrorCode } from '../store/serial-queue.ts';
+import type { TimeSeriesStore } from '../store/types.ts';
 import { createRulesEngine, type Scheduler } from './engine.ts';
 import { loadRuleFile } from './load.ts';
 import { acknowledgeAlert, AUDIT_NAMESPACE, cancelAlert, declareReleaseOrder } from './operator-actions.ts';
@@ -63,11 +65,11 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function setup(url: string, store: EmbeddedStore, rules: RuleSet) {
+async function setup(url: string, store: EmbeddedStore, rules: RuleSet, series: Pick<TimeSeriesStore, 'series'> = store) {
   const clock = { t: T0, now() { return this.t; } };
   const metrics = new Registry();
   const fake = fakeScheduler(clock);
-  const engine = createRulesEngine({ rules, stations, mqtt: await client(url), state: store, series: store, log: silentLogger(), metrics, clock, scheduler: fake.scheduler, tickMs: MIN });
+  const engine = createRulesEngine({ rules, stations, mqtt: await client(url), state: store, series, log: silentLogger(), metrics, clock, scheduler: fake.scheduler, tickMs: MIN });
   const emitted: AlertEvent[] = [];
   engine.events.on('alert', (e) => emitted.push(e));
   cleanup.push(() => engine.stop());
@@ -85,7 +87,7 @@ async function setup(url: string, store: EmbeddedStore, rules: RuleSet) {
     await until('the observation handled', async () => (await handled()) > before);
   };
   const tickAt = async (minute: number) => { fake.advanceTo(T0 + minute * MIN); await engine.tick(); };
-  return { engine, emitted, obs, clock, tickAt };
+  return { engine, emitted, obs, clock, tickAt, metrics };
 }
 
 const summary = (events: AlertEvent[]) => events.map((e) => `${e.key} ${e.msgType} ${e.status} L${e.level} #${e.eventSeq}`);
@@ -152,6 +154,36 @@ describe('rules engine kinds against a real broker and store', () => {
     await b.obs('rg-nam-dong', 'rainfall', 310, 41); // 60 warmed + 41 = 101 mm: "mưa rất to"
     expect(summary(b.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Update active L3 #3']);
     expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 101, threshold: 100.01 } });
+  });
+
+  it('starts while the store cannot answer, never ends a rain alert on the cold window, and warms it once the store is back', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const rules = only('rain-24h.rg-nam-dong');
+    const a = await setup(url, store, rules);
+    await a.engine.start();
+    for (let m = 10; m <= 300; m += 10) await a.obs('rg-nam-dong', 'rainfall', m, 2); // 60 mm: "mưa to"
+    await a.engine.stop();
+
+    // Fault injection (named as such): range reads fail as they do while InfluxDB is down.
+    let down = true;
+    const series: Pick<TimeSeriesStore, 'series'> = { series: (q) => (down ? Promise.reject(new StoreError(StoreErrorCode.UNAVAILABLE, 'influxdb: connect ECONNREFUSED')) : store.series(q)) };
+    const b = await setup(url, store, rules, series);
+    b.clock.t = T0 + 305 * MIN;
+    await b.engine.start();
+    const gauge = async () => (await b.metrics.getSingleMetric('huewatch_rules_cold_windows')!.get()).values[0]?.value;
+    expect(await gauge()).toBe(1);
+    await b.obs('rg-nam-dong', 'rainfall', 310, 1); // the cold window holds 1 mm: no all-clear
+    expect(b.emitted).toEqual([]);
+    await b.tickAt(312); // still down: still cold
+    expect(await gauge()).toBe(1);
+
+    down = false;
+    await b.tickAt(315); // the tick tries again: 60 mm from the store under the 1 mm that arrived
+    expect(await gauge()).toBe(0);
+    await b.obs('rg-nam-dong', 'rainfall', 320, 40); // 101 mm: "mưa rất to", the same alert
+    expect(summary(b.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Update active L3 #3']);
+    expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 101 } });
   });
 
   it('operators acknowledge and cancel with who, when and why kept, audited; an unacknowledged alert escalates once with its channels in the history', async () => {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AlertEvent } from '../contract/alert.ts';
 import { qualityOf, type MetricName } from '../contract/metrics.ts';
 import { observation, type Observation } from '../contract/obs.ts';
@@ -67,7 +67,7 @@ export interface RulesEngineOptions {
   mqtt: MqttClient;
   state: StateStore;
   /** warms rolling windows at start (rain 24 h, rate of rise, AQI 12 h); absent = cold windows */
-  series?: TimeSeriesStore;
+  series?: Pick<TimeSeriesStore, 'series'>;
   standards?: Standards;
   log: Logger;
   metrics: Registry;
@@ -90,6 +90,8 @@ export interface RulesEngine {
 }
 
 const DEFAULT_TICK_MS = 30_000;
+/** how often windows the store could not fill at start are tried again (from the tick) */
+const WARM_RETRY_MS = 30_000;
 
 export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   const { mqtt, state: store, clock } = opts;
@@ -101,6 +103,9 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   /** the level state last written per rule (records may run ahead of it: see mustPersist) */
   const persisted = new Map<string, LevelState>();
   const windows = new Map<string, Window>();
+  /** windows the store could not fill at start: retried every WARM_RETRY_MS from the tick */
+  const cold = new Set<string>();
+  let lastWarmAttempt = 0;
   let spans = new Map<string, { station: string; metric: MetricName; span: number }>();
   let rules = opts.rules;
   let running = false;
@@ -118,6 +123,8 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     obsInvalid: counter('huewatch_rules_obs_invalid_total', 'Observation messages dropped as invalid'),
     obsHandled: counter('huewatch_rules_obs_handled_total', 'Observations fully handled (evaluated, persisted, published)'),
     errors: counter('huewatch_rules_errors_total', 'Rule evaluations that failed', ['rule']),
+    coldWindows: (opts.metrics.getSingleMetric('huewatch_rules_cold_windows') as Gauge | undefined)
+      ?? new Gauge({ name: 'huewatch_rules_cold_windows', help: 'Rolling windows not yet warmed from the store (it did not answer)', registers: [opts.metrics] }),
   };
 
   const wkey = (station: string, metric: string) => `${station}\u0000${metric}`;
@@ -185,17 +192,40 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     }
   }
 
-  /** Rolling windows from the time-series store, so a restart does not forget the last 24 h. */
-  async function warm(): Promise<void> {
+  /**
+   * Rolling windows from the time-series store, so a restart does not forget the last 24 h. A store
+   * that cannot answer (InfluxDB down at start) must not keep the engine from starting: level rules
+   * need no history. The windows it could not fill stay cold and are filled on later ticks, merged
+   * under the readings that arrived meanwhile.
+   */
+  async function warm(keys: Iterable<string>): Promise<void> {
     if (!opts.series) return;
     const now = clock.now();
-    for (const [k, { station, metric, span }] of spans) {
-      const points = await opts.series.series({ station, metric, from: now - span, to: now + 1 });
+    lastWarmAttempt = now;
+    for (const k of keys) {
+      const need = spans.get(k);
+      if (!need) {
+        cold.delete(k);
+        continue;
+      }
+      let points: Array<{ ts: number; value: number }>;
+      try {
+        points = await opts.series.series({ station: need.station, metric: need.metric, from: now - need.span, to: now + 1 });
+      } catch (err) {
+        if (!cold.has(k)) log.warn({ err, station: need.station, metric: need.metric }, 'window not warmed: the store did not answer; accumulations and rates under-count until it does');
+        cold.add(k);
+        continue;
+      }
+      const live = windows.get(k) ?? [];
+      const firstLive = live[0]?.ts ?? Infinity;
       const w: Window = [];
       // series() carries no quality flag: out-of-range values are filtered as ingest flags them.
-      for (const p of points) if (qualityOf(metric, p.value) === 'ok') push(w, p, span);
+      for (const p of points) if (p.ts < firstLive && qualityOf(need.metric, p.value) === 'ok') push(w, p, need.span);
+      for (const p of live) push(w, p, need.span);
       windows.set(k, w);
+      if (cold.delete(k)) log.info({ station: need.station, metric: need.metric }, 'window warmed from the store');
     }
+    m.coldWindows.set(cold.size);
   }
 
   async function evaluate(rule: Rule, obs: Observation): Promise<void> {
@@ -207,6 +237,12 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     m.evaluations.inc();
     if (res.ignored) m.ignored.inc({ reason: res.ignored });
     if (res.state === rec.level) return;
+    // A cold window (the store did not answer at start) under-counts: it may raise an alert, never
+    // lower or end one, or residents would hear an all-clear in the middle of the rain.
+    if (cold.size > 0 && (res.state.level < rec.level.level || res.state.pending?.dir === 'fall') && windowNeeds(rule).some((n) => cold.has(wkey(n.station, n.metric)))) {
+      m.ignored.inc({ reason: 'window-cold' });
+      return;
+    }
     let next: RuleRecord = { ...rec, level: res.state };
     let event: AlertEvent | undefined;
     if (res.transition && rule.kind !== 'release') {
@@ -271,6 +307,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
 
   async function tick(): Promise<void> {
     const now = clock.now();
+    if (cold.size > 0 && now - lastWarmAttempt >= WARM_RETRY_MS) await warm([...cold]);
     for (const rule of rules.rules) {
       try {
         if (rule.kind === 'staleness') await staleTick(rule, now);
@@ -355,7 +392,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     async start() {
       computeSpans();
       await restore();
-      await warm();
+      await warm(spans.keys());
       running = true;
       mqtt.on('message', onMessage);
       const granted = await mqtt.subscribeAsync(subscriptions.allObs, { qos: 1 });
