@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { authorize, isSubsetFilter, principalSchema, type Principal } from './acl.ts';
 
 const R = 'huewatch/v1';
-const dev: Principal = { role: 'device', deviceId: 'kim-long-01' };
+const dev: Principal = { role: 'device', deviceId: 'kim-long-01', kind: 'station' };
+const tracker: Principal = { role: 'device', deviceId: 'TTH-90789-TS', kind: 'vessel' };
+const receiver: Principal = { role: 'device', deviceId: 'ais-rx-01', kind: 'ais-receiver' };
 const other = 'huong-river-02';
 const ingest: Principal = { role: 'service', name: 'ingest' };
 const rules: Principal = { role: 'service', name: 'rules' };
@@ -39,11 +41,21 @@ describe('isSubsetFilter', () => {
 
 describe('authorize publish', () => {
   const rows: Row[] = [
-    // a device publishes only its own four topics
+    // a device publishes only its own topics, and only those of its kind: a river sensor cannot
+    // inject AIS positions, a VMS tracker cannot report river levels
     [dev, `${R}/telemetry/kim-long-01`, true],
     [dev, `${R}/status/kim-long-01`, true],
-    [dev, `${R}/vms/kim-long-01`, true],
-    [dev, `${R}/ais/kim-long-01`, true],
+    [dev, `${R}/vms/kim-long-01`, false],
+    [dev, `${R}/ais/kim-long-01`, false],
+    [tracker, `${R}/vms/TTH-90789-TS`, true],
+    [tracker, `${R}/status/TTH-90789-TS`, true],
+    [tracker, `${R}/telemetry/TTH-90789-TS`, false],
+    [tracker, `${R}/ais/TTH-90789-TS`, false],
+    [tracker, `${R}/vms/TTH-90123-TS`, false],
+    [receiver, `${R}/ais/ais-rx-01`, true],
+    [receiver, `${R}/status/ais-rx-01`, true],
+    [receiver, `${R}/telemetry/ais-rx-01`, false],
+    [receiver, `${R}/vms/ais-rx-01`, false],
     [dev, `${R}/telemetry/${other}`, false],
     [dev, `${R}/status/${other}`, false],
     [dev, `${R}/telemetry/kim-long-01/extra`, false],
@@ -58,7 +70,8 @@ describe('authorize publish', () => {
     // only status may be retained by a device
     [dev, `${R}/status/kim-long-01`, true, true],
     [dev, `${R}/telemetry/kim-long-01`, false, true],
-    [dev, `${R}/vms/kim-long-01`, false, true],
+    [tracker, `${R}/vms/TTH-90789-TS`, false, true],
+    [receiver, `${R}/ais/ais-rx-01`, false, true],
     // services
     [ingest, `${R}/obs/kim-long`, true],
     [ingest, `${R}/obs/kim-long`, false, true],
@@ -169,7 +182,7 @@ describe('authorize subscribe', () => {
 
   it('never widens a device pattern with an id that is not one safe topic level', () => {
     for (const deviceId of ['+', '#', 'a/b', '']) {
-      const p = { role: 'device', deviceId } as Principal;
+      const p = { role: 'device', deviceId, kind: 'station' } as Principal;
       expect(principalSchema.safeParse(p).success).toBe(false);
       expect(authorize(p, 'subscribe', `${R}/cmd/${deviceId}`)).toBe(false);
       expect(authorize(p, 'publish', `${R}/telemetry/${deviceId}`)).toBe(false);

@@ -9,8 +9,12 @@ import { ID_PATTERN, TOPIC_ROOT } from '../contract/topics.ts';
 export const SERVICE_NAMES = ['ingest', 'rules', 'api', 'nodered'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/** What a device is for (platform/devices.ts): each publishes only on its own kind of topic. */
+export const DEVICE_KINDS = ['station', 'vessel', 'ais-receiver'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
 export const principalSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('device'), deviceId: z.string().regex(ID_PATTERN) }),
+  z.object({ role: z.literal('device'), deviceId: z.string().regex(ID_PATTERN), kind: z.enum(DEVICE_KINDS) }),
   z.object({ role: z.literal('service'), name: z.enum(SERVICE_NAMES) }),
   z.object({ role: z.literal('resident') }),
 ]);
@@ -35,14 +39,19 @@ interface Grants {
 
 const t = (rest: string) => `${TOPIC_ROOT}/${rest}`;
 
-const DEVICE: Grants = {
+// A station's sensor reports telemetry, a VMS tracker its vessel's fixes, an AIS receiver the NMEA
+// it hears: a river sensor must not be able to inject AIS positions, nor a tracker readings.
+const deviceGrants = (own: string): Grants => ({
   publish: [
-    { pattern: t('telemetry/{id}') },
+    { pattern: t(`${own}/{id}`) },
     { pattern: t('status/{id}'), retain: true }, // retained online state and last will
-    { pattern: t('vms/{id}') },
-    { pattern: t('ais/{id}') },
   ],
   subscribe: [{ pattern: t('cmd/{id}') }],
+});
+const DEVICE: Record<DeviceKind, Grants> = {
+  station: deviceGrants('telemetry'),
+  vessel: deviceGrants('vms'),
+  'ais-receiver': deviceGrants('ais'),
 };
 
 const SERVICES: Record<ServiceName, Grants> = {
@@ -77,7 +86,7 @@ const RESIDENT: Grants = {
 function grantsOf(p: Principal): Grants {
   switch (p.role) {
     case 'device':
-      return DEVICE;
+      return DEVICE[p.kind];
     case 'service':
       return SERVICES[p.name];
     case 'resident':

@@ -9,8 +9,9 @@ const MAX = 4 * 1024;
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness(['dev-a', 'dev-b', 'dev-c', 'dev-will', 'dev-off', 'dev-big', 'dev-steady'], { maxPayloadBytes: MAX });
+  h = await startHarness(['dev-a', 'dev-b', 'dev-c', 'dev-will', 'dev-off', 'dev-big', 'dev-steady', 'rx-1'], { maxPayloadBytes: MAX });
   h.devices.get('dev-off')!.disabled = true;
+  h.devices.get('rx-1')!.station = 'ais-receiver'; // a shore AIS receiver (platform/devices.ts)
 });
 afterAll(async () => h.close());
 
@@ -76,6 +77,21 @@ describe('publishing', () => {
     expect(await waitFor(() => got.length >= 1)).toBe(true);
     expect(got).toEqual([{ topic: `${R}/telemetry/dev-b`, payload: '{"seq":1,"m":{"water_level":2.31}}', retain: false }]);
     expect(await waitFor(() => !a.connected)).toBe(true); // [MQTT-3.3.5-2]: refused by closing
+  });
+
+  it('forwards AIS only from an AIS receiver: a river sensor cannot inject vessel positions', async () => {
+    const ingest = await h.service('ingest', 'ais');
+    const got = collect(ingest);
+    await ingest.subscribeAsync(`${R}/ais/+`, { qos: 1 });
+    const sensor = await h.device('dev-a');
+    const before = h.broker.counters.refused('publish_denied');
+    sensor.publish(`${R}/ais/dev-a`, '!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24');
+    expect(await waitFor(() => h.broker.counters.refused('publish_denied') === before + 1)).toBe(true);
+    const rx = await h.device('rx-1');
+    await rx.publishAsync(`${R}/ais/rx-1`, '!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24', { qos: 1 });
+    expect(await waitFor(() => got.length >= 1)).toBe(true);
+    expect(got.map((g) => g.topic)).toEqual([`${R}/ais/rx-1`]);
+    expect(await waitFor(() => !sensor.connected)).toBe(true);
   });
 
   it('delivers no alert published by a device; only the rules service reaches residents', async () => {

@@ -2,6 +2,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { parseDeviceTarget } from '../platform/devices.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -194,7 +195,7 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       if (!rec || !ok) return refusal('bad_credentials', CONNACK.BAD_CREDENTIALS);
       if (rec.disabled) return refusal('device_disabled', CONNACK.NOT_AUTHORIZED);
       if (clientId !== rec.deviceId) return refusal('client_id_refused', CONNACK.IDENTIFIER_REJECTED);
-      principal = { role: 'device', deviceId: rec.deviceId };
+      principal = { role: 'device', deviceId: rec.deviceId, kind: parseDeviceTarget(rec.station).kind };
     }
     // aedes stores the will at CONNECT and checks it only when it fires; refuse a bad one now,
     // so that a device learns at once and never holds a will it may not send

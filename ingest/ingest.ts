@@ -84,7 +84,8 @@ export function createIngest(deps: IngestDeps) {
     const deviceId = parsed.id;
     const device = await lookupDevice(deviceId);
     if (!device || device.disabled) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, 'device is not registered');
-    // VMS trackers and AIS receivers publish on vms/ and ais/: telemetry from them is no station's
+    // VMS trackers and AIS receivers publish on vms/ and ais/ (the broker refuses them telemetry);
+    // a second check here, for brokers without our ACL: telemetry from them is no station's
     if (!isStationDevice(device)) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, `device is registered as ${device.station}, not for a station`);
     const decoded = decodeTelemetry(payload, { now: now() });
     if (!decoded.ok) return drop(decoded.code, deviceId, topic, decoded.problem);

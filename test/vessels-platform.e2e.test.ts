@@ -99,7 +99,7 @@ describe('vessels through the whole platform', () => {
     ]));
   });
 
-  it('puts AIS and VMS vessels on the map and the track, raises the boundary alert, and drops their telemetry', async () => {
+  it('puts AIS and VMS vessels on the map and the track, raises the boundary alert, and refuses their telemetry', async () => {
     resident = await connectClient(platform!.mqttUrl, { clientId: 'resident-sea' });
     const seen = collect(resident);
     await resident.subscribeAsync('huewatch/v1/alerts/sea-tth/#', { qos: 1 });
@@ -112,8 +112,9 @@ describe('vessels through the whole platform', () => {
     }
     const tracker = await device(VMS_VESSEL);
     await tracker.publishAsync(topics.vms(VMS_VESSEL), JSON.stringify({ ts: Date.now() - 60_000, ...VMS_FIX, sog: 2.5, cog: 120 }), { qos: 1 });
-    // a tracker is no station: its telemetry is dropped, never stored as a reading
-    await tracker.publishAsync(topics.telemetry(VMS_VESSEL), JSON.stringify({ v: 1, ts: Date.now(), readings: { water_level_m: 1.2 } }), { qos: 1 });
+    // a tracker is no station: the broker refuses its telemetry (and closes the connection), so it
+    // never reaches ingest, let alone the store
+    tracker.publish(topics.telemetry(VMS_VESSEL), JSON.stringify({ ts: Date.now(), m: { water_level: 1.2 } }), { qos: 0 });
 
     expect((await api('/api/v1/vessels')).status).toBe(401);
     const list = await waitFor(async () => {
@@ -138,9 +139,9 @@ describe('vessels through the whole platform', () => {
 
     const metrics = await waitFor(async () => {
       const text = await (await api('/metrics')).text();
-      return text.includes(`huewatch_ingest_dropped_total{code="HW_ERR_DEVICE_UNKNOWN",device="${VMS_VESSEL}"} 1`) && text;
-    }, 5_000, 'the tracker telemetry dropped');
-    expect(metrics).toBeTruthy();
+      return text.includes('huewatch_broker_refused_total{reason="publish_denied"} 1') && text;
+    }, 5_000, 'the tracker telemetry refused');
+    expect(metrics).not.toContain(`device="${VMS_VESSEL}"`); // ingest dropped nothing of it: it never got there
     const stations = (await (await api('/api/v1/devices', { token: platform!.adminToken })).json()) as { devices: unknown[] };
     expect(stations.devices).toHaveLength(2); // nothing registered itself on the way
   });

@@ -33,6 +33,9 @@ const app = Fastify();
 
 beforeAll(async () => {
   h = await startHarness([RECEIVER, VMS_VESSEL]);
+  // what platform/devices.ts records for them: the broker lets each publish only its own kind
+  h.devices.get(RECEIVER)!.station = 'ais-receiver';
+  h.devices.get(VMS_VESSEL)!.station = `vessel:${VMS_VESSEL}`;
   const mqtt = await h.service('ingest', 'vessels');
   ingest = createVesselIngest({ mqtt, registry, log: silentLogger(), metrics: new Registry() });
   const rules = createVesselRules({ zones, registry, clock: Date });
