@@ -22,8 +22,8 @@ import { loadRuleFile } from '../rules/load.ts';
 import { loadStandards } from '../rules/standards.ts';
 import { push, type Window } from '../rules/window.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
+import { print } from './report.ts';
 
-const print = (name: string, value: number, unit: string) => process.stdout.write(`${name.padEnd(56)} ${value.toFixed(value < 10 ? 2 : 0).padStart(10)} ${unit}\n`);
 const stations = loadStations(DEFAULT_STATIONS_FILE);
 const rules = loadRuleFile(new URL('../config/rules.yaml', import.meta.url).pathname, { stations });
 const standards = loadStandards();

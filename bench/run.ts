@@ -6,8 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { decodeTelemetry, topics } from '../contract/index.ts';
 import { normaliseReading } from '../ingest/normalise.ts';
 import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
+import { print } from './report.ts';
 
-const print = (name: string, value: number, unit: string) => process.stdout.write(`${name.padEnd(48)} ${value.toFixed(value < 10 ? 2 : 0).padStart(10)} ${unit}\n`);
 
 function benchDecode() {
   const now = Date.now();

@@ -41,6 +41,7 @@ import { topics } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
 import { influxql, startInfluxd, startV2WriteShim, startVictoria, type RestartableServer, type RunningServer, type WriteShim } from '../store/test-servers.ts';
 import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
+import { note, print } from './report.ts';
 
 const DEFAULT_READINGS = 20_000;
 const MAX_READINGS = 1_000_000;
@@ -61,8 +62,6 @@ const POLL_MS = 100;
 const STATION = 'kim-long';
 const DEVICE = 'bench-store-01';
 
-const print = (name: string, value: number, unit: string) => process.stdout.write(`${name.padEnd(60)} ${value.toFixed(value < 10 ? 2 : 0).padStart(10)} ${unit}\n`);
-const note = (text: string) => process.stdout.write(`# ${text}\n`);
 
 const total = setTimeout(() => {
   process.stderr.write(`bench/store.ts: overall deadline of ${TOTAL_DEADLINE_MS / 1000} s passed; exiting (servers are killed on exit)\n`);

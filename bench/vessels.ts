@@ -18,8 +18,8 @@ import { createVesselIngest } from '../ingest/vessels/service.ts';
 import { silentLogger } from '../platform/log.ts';
 import { createVesselRules } from '../rules/vessels/evaluator.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
+import { print } from './report.ts';
 
-const print = (name: string, value: number, unit: string) => process.stdout.write(`${name.padEnd(56)} ${value.toFixed(0).padStart(10)} ${unit}\n`);
 const zones = loadSeaZones(fileURLToPath(new URL('../config/hue-sea-zones.geojson', import.meta.url)));
 
 /** Deterministic pseudo-random positions over the province's sea (coast to beyond the boundary). */
