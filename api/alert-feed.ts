@@ -16,7 +16,7 @@ export interface FeedItem {
  * again on subscribe is not a new event. The last `historySize` items are kept for SSE resume
  * (Last-Event-ID); older ones are gone and a resuming client is told to reload.
  */
-export function createAlertFeed(deps: { mqtt: MqttClient; state: StateStore; log: Logger; historySize?: number }) {
+export function createAlertFeed(deps: { mqtt: MqttClient; state: Pick<StateStore, 'listAlerts'>; log: Logger; historySize?: number }) {
   const log = deps.log.child({ module: 'alert-feed' });
   const historySize = deps.historySize ?? 1000;
   const emitter = new EventEmitter();

@@ -26,7 +26,8 @@ import type { AlertEvent } from '../contract/alert.ts';
 
 export interface ApiOptions {
   store: TimeSeriesStore;
-  state: StateStore;
+  /** the state store, or the rules process's over RPC (platform/rules-rpc.ts STATE_METHODS) */
+  state: Pick<StateStore, 'getDevice' | 'listDevices' | 'getAlert' | 'alertHistory' | 'listAlerts' | 'listJson'>;
   stations: readonly Station[];
   feed: AlertFeed;
   metrics: Registry;
@@ -36,7 +37,7 @@ export interface ApiOptions {
   serviceTokens?: readonly string[];
   registerDevice(deviceId: string, station: string): Promise<{ secret: string }>;
   clock?: { now(): number };
-  /** the rules engine's operator actions, when the engine runs in this process */
+  /** the rules engine's operator actions (in this process, or the rules process's over RPC) */
   operator?: OperatorActions;
   /** CAP sender and base URL for /cap (defaults: DEFAULT_CAP_OPTIONS) */
   cap?: CapOptions;

@@ -74,8 +74,10 @@ async function start(args: string[]): Promise<number> {
       `  MQTT       ${platform.mqttUrl}`,
       ...(platform.wsPort !== undefined ? [`  MQTT/WS    ws://${config.HOST}:${platform.wsPort}/mqtt`] : []),
       ...(platform.httpUrl ? [`  HTTP API   ${platform.httpUrl}/api/v1/stations   (live alerts: ${platform.httpUrl}/api/v1/stream)`] : []),
+      ...(platform.opsUrl ? [`  ops        ${platform.opsUrl}/health   (metrics: ${platform.opsUrl}/metrics)`] : []),
       `  data       ${resolve(config.DATA_DIR)}   (admin token and service secrets in secrets.json)`,
-      `  simulator  ${config.SIM ? `on, scenario "${config.SIM_SCENARIO}" at ${config.SIM_SPEED}x` : 'off'}`,
+      // the simulator runs beside the broker and the state database (main.ts)
+      `  simulator  ${config.SIM && config.SERVICES.includes('broker') && config.SERVICES.includes('rules') ? `on, scenario "${config.SIM_SCENARIO}" at ${config.SIM_SPEED}x` : 'off'}`,
       'Ctrl-C stops it.',
     ].join('\n'),
   );
@@ -140,12 +142,17 @@ async function device(args: string[]): Promise<number> {
   const { openEmbeddedStore } = await import('../store/duckdb.ts');
   let secret: string;
   let store: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
-  try {
-    store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: createLogger('silent') });
-  } catch (err) {
-    // The database file is locked while the platform runs: register through its API instead.
-    const body = values.vessel ? { vessel: deviceId } : values.receiver ? { receiver: true as const } : { station: values.station! };
-    secret = await registerThroughApi(config, dataDir, deviceId, body, err as Error);
+  const body = values.vessel ? { vessel: deviceId } : values.receiver ? { receiver: true as const } : { station: values.station! };
+  if (!config.SERVICES.includes('rules')) {
+    // e.g. in the compose stack's api container: the state database is the rules process's
+    secret = await registerThroughApi(config, dataDir, deviceId, body);
+  } else {
+    try {
+      store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: createLogger('silent') });
+    } catch (err) {
+      // The database file is locked while the platform runs: register through its API instead.
+      secret = await registerThroughApi(config, dataDir, deviceId, body, err as Error);
+    }
   }
   if (store) {
     try {

@@ -20,4 +20,26 @@ describe('loadConfig', () => {
   it('refuses production without service secrets and an admin token', () => {
     expect(() => loadConfig({ HUEWATCH_ENV: 'production' })).toThrow(/SVC_INGEST_SECRET: required when HUEWATCH_ENV=production/);
   });
+
+  it('refuses a split that would need the state database in two processes, naming the key', () => {
+    const influx = { STORE: 'influx', INFLUX_URL: 'http://influxdb:8086' };
+    expect(() => loadConfig({ ...influx, SERVICES: 'api' })).toThrow(/RULES_URL: required when this process runs api without rules/);
+    expect(() => loadConfig({ ...influx, SERVICES: 'broker' })).toThrow(/STATE_URL: required when this process runs broker or ingest without rules/);
+    expect(() => loadConfig({ ...influx, SERVICES: 'ingest', MQTT_URL: 'mqtt://broker:1883' })).toThrow(/STATE_URL: required/);
+    expect(() => loadConfig({ SERVICES: 'ingest', STATE_URL: 'http://rules:8081' })).toThrow(/STORE: .*set STORE=influx/);
+    expect(() => loadConfig({ SERVICES: 'api', RULES_URL: 'http://rules:8081' })).toThrow(/STORE: .*set STORE=influx/);
+    expect(() => loadConfig({ SERVICES: 'rules' })).toThrow(/STORE: rules without ingest/);
+    expect(() => loadConfig({ SERVICES: 'api', RULES_URL: 'rules' })).toThrow(/RULES_URL="rules"/);
+  });
+
+  it('takes the four services of the compose stack apart', () => {
+    const influx = { STORE: 'influx', INFLUX_URL: 'http://influxdb:8086' };
+    expect(loadConfig({ SERVICES: 'broker', STATE_URL: 'http://rules:8081' })).toMatchObject({ SERVICES: ['broker'], OPS_PORT: 8081 });
+    expect(loadConfig({ ...influx, SERVICES: 'ingest', STATE_URL: 'http://rules:8081' }).SERVICES).toEqual(['ingest']);
+    expect(loadConfig({ ...influx, SERVICES: 'rules', OPS_PORT: '0' })).toMatchObject({ SERVICES: ['rules'], OPS_PORT: 0 });
+    expect(loadConfig({ ...influx, SERVICES: 'api', RULES_URL: 'http://rules:8081' }).RULES_URL).toBe('http://rules:8081');
+    // an API beside a broker finds devices at RULES_URL too
+    expect(loadConfig({ ...influx, SERVICES: 'broker,api', RULES_URL: 'http://rules:8081' }).SERVICES).toEqual(['broker', 'api']);
+    expect(loadConfig({ SERVICES: 'broker,ingest,rules' }).SERVICES).toEqual(['broker', 'ingest', 'rules']);
+  });
 });

@@ -24,6 +24,8 @@ export const configSchema = z.object({
   /** when the broker runs elsewhere (services split across processes) */
   MQTT_URL: z.url().optional(),
   HTTP_PORT: port.default(8080),
+  /** /health and /metrics (and, in a rules process without the API, the internal RPC) of a process that does not run the API */
+  OPS_PORT: port.default(8081),
   DATA_DIR: z.string().default('data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** which services this process runs (comma-separated) */
@@ -48,7 +50,7 @@ export const configSchema = z.object({
   SVC_NODERED_SECRET: secret.optional(),
   /** bearer token of the admin role (device management) */
   ADMIN_TOKEN: secret.optional(),
-  /** HTTP bearer token of the platform's own services (ingest, broker) for the API's device directory */
+  /** HTTP bearer token of the platform's own services: device lookups (STATE_URL) and the rules process's internal RPC (RULES_URL) */
   SVC_TOKEN: secret.optional(),
 
   /** where readings go; platform state (devices, alerts) always stays in the embedded DuckDB file */
@@ -74,10 +76,16 @@ export const configSchema = z.object({
   /** how often the downsampling and retention job runs */
   DOWNSAMPLE_INTERVAL_MS: z.coerce.number().int().min(1000).default(15 * 60_000),
   /**
-   * The HTTP API of the process that owns the state database, for a process that runs neither the
-   * API nor the rules engine (e.g. a separate ingest or broker): devices are looked up there.
+   * Where a process without the rules engine (e.g. a separate broker or ingest) looks devices up:
+   * the ops listener of the rules process, which owns the state database, or an API (both serve
+   * `GET /api/v1/devices/:id` to SVC_TOKEN). Default: RULES_URL.
    */
   STATE_URL: z.url().optional(),
+  /**
+   * The ops listener of the rules process (OPS_PORT), for an API process that does not run the
+   * rules engine: state, operator actions, vessels and device registration are called there.
+   */
+  RULES_URL: z.url().optional(),
 
   /** bearer tokens of the operator (acknowledge, cancel, manual alerts, release orders) and viewer roles */
   OPERATOR_TOKEN: secret.optional(),
@@ -123,10 +131,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = parsed.data;
   const problems: string[] = [];
   if (config.STORE === 'influx' && !config.INFLUX_URL) problems.push('  INFLUX_URL: required when STORE=influx');
-  const remoteState = config.STATE_URL !== undefined && !config.SERVICES.some((s) => s === 'api' || s === 'rules');
-  if (remoteState && config.STORE === 'embedded' && config.SERVICES.includes('ingest')) {
-    // DuckDB lets one process open a file: the readings live in the state owner's file
-    problems.push('  STORE: a process without the state database (STATE_URL) cannot write the embedded store; set STORE=influx');
+  // The state database (DuckDB, one process per file) belongs to the process that runs the rules
+  // engine; every other process reaches it over HTTP (README "Running the services apart").
+  const run = new Set(config.SERVICES);
+  if (!run.has('rules')) {
+    if (run.has('api') && !config.RULES_URL) problems.push('  RULES_URL: required when this process runs api without rules (the ops listener of the rules process, e.g. http://rules:8081)');
+    if ((run.has('broker') || run.has('ingest')) && !config.STATE_URL && !config.RULES_URL) {
+      problems.push('  STATE_URL: required when this process runs broker or ingest without rules (where devices are looked up, e.g. http://rules:8081)');
+    }
+    if (config.STORE === 'embedded' && (run.has('ingest') || run.has('api'))) {
+      // the readings would live in the rules process's file
+      problems.push('  STORE: a process without the rules engine has no embedded database to write or read readings; set STORE=influx');
+    }
+  } else if (config.STORE === 'embedded' && !run.has('ingest')) {
+    problems.push('  STORE: rules without ingest in this process would read an embedded store that no other process can write; set STORE=influx');
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   // DESIGN.md: production refuses to start with default or missing secrets.

@@ -34,6 +34,8 @@ import { createManualAlertPublisher } from '../delivery/manual-alerts.ts';
 import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import { startNodeRed } from '../flows/run.ts';
+import { startOpsServer } from './ops-server.ts';
+import { remoteRules, rulesOpsRoutes, type SharedState } from './rules-rpc.ts';
 
 /** the simulated fleet's AIS shore receiver (a device like any other) */
 export const SIM_AIS_RECEIVER = 'sim-ais-rx-thuan-an';
@@ -45,6 +47,8 @@ export interface Platform {
   mqttPort?: number;
   wsPort?: number;
   httpUrl?: string;
+  /** the ops listener (/health, /metrics) of a process without the API */
+  opsUrl?: string;
   adminToken: string;
   operatorToken: string;
   viewerToken: string;
@@ -71,16 +75,20 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
     const rules = loadRuleFile(config.RULES_FILE ?? DEFAULT_RULES_FILE, { stations });
     const run = new Set(config.SERVICES);
-    // Platform state lives in the embedded file, which DuckDB lets one process open: a process given
-    // STATE_URL that runs neither the API nor the rules engine looks devices up through the API.
-    const remoteState = config.STATE_URL !== undefined && !run.has('api') && !run.has('rules');
-    const local = remoteState ? undefined : await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log });
+    // Platform state lives in the embedded file, which DuckDB lets one process open: the process
+    // running the rules engine. Elsewhere devices are looked up at STATE_URL (else RULES_URL), and
+    // an API calls the rules process's objects at RULES_URL (config.ts refuses anything else).
+    const local = run.has('rules') ? await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log }) : undefined;
     if (local) stops.push(() => local.close());
-    const devices = local ?? createDeviceDirectory({ url: config.STATE_URL!, token: secrets.serviceToken, log });
-    // only the paths that do not run with remote state (rules, API, simulator) use `store` itself
-    const store = local!;
-    const series = await openTimeSeries({ config, dataDir, embedded: local, spool: run.has('ingest'), log, metrics });
-    stops.push(() => series.close());
+    const devices = local ?? createDeviceDirectory({ url: (config.STATE_URL ?? config.RULES_URL)!, token: secrets.serviceToken, log });
+    const remote = !local && run.has('api') ? remoteRules(config.RULES_URL!, secrets.serviceToken) : undefined;
+    // the state the API and delivery channels use: the local file, or the rules process's
+    const shared: SharedState | undefined = local ?? remote?.state;
+    // a broker alone keeps no readings
+    const series = run.has('ingest') || run.has('rules') || run.has('api')
+      ? await openTimeSeries({ config, dataDir, embedded: local, spool: run.has('ingest'), log, metrics })
+      : undefined;
+    if (series) stops.push(() => series.close());
 
     let mqttUrl = config.MQTT_URL ?? '';
     let mqttPort: number | undefined;
@@ -106,9 +114,11 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     // manualConnect: the caller connects in its start(), after installing its message handler: a
     // resumed persistent session delivers queued messages right after CONNACK, and MQTT.js acks
     // whatever arrives before handleMessage is set
+    const clients: MqttClient[] = [];
     const connect = async (service: keyof typeof secrets.services, clean = true, manualConnect = false, role = ''): Promise<MqttClient> => {
       const opts = { username: `svc-${service}`, password: secrets.services[service], clientId: `svc-${service}${role}`, clean, reconnectPeriod: 1000 };
       const client = manualConnect ? mqtt.connect(mqttUrl, { ...opts, manualConnect }) : await mqtt.connectAsync(mqttUrl, opts);
+      clients.push(client);
       stops.push(() => client.endAsync());
       return client;
     };
@@ -117,7 +127,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     if (run.has('ingest')) {
       // A persistent session: what the broker delivered but ingest had not stored comes again.
       const ingestMqtt = await connect('ingest', false, true);
-      const ingest = createIngest({ mqtt: ingestMqtt, store: series.writes, devices, log, metrics, clock });
+      const ingest = createIngest({ mqtt: ingestMqtt, store: series!.writes, devices, log, metrics, clock });
       await ingest.start();
       stops.push(() => ingest.stop());
       // Modbus PLCs and RTUs: polled values take the same path as MQTT readings.
@@ -125,7 +135,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         modbus = await startModbus({
           file: config.MODBUS_FILE,
           stations,
-          accept: createReadingSink({ mqtt: ingestMqtt, store: series.writes, metrics }),
+          accept: createReadingSink({ mqtt: ingestMqtt, store: series!.writes, metrics }),
           ...(config.SIM ? { sim: { scenario: config.SIM_SCENARIO, speed: config.SIM_SPEED } } : {}),
           log,
           metrics,
@@ -136,40 +146,41 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     }
     let operator: OperatorActions | undefined;
     let vessels: VesselServices | undefined;
-    if (run.has('rules')) {
+    if (local) {
       const rulesMqtt = await connect('rules');
-      const engine = createRulesEngine({ rules, stations, mqtt: rulesMqtt, state: store, series: series.reads, log, metrics, clock });
+      const engine = createRulesEngine({ rules, stations, mqtt: rulesMqtt, state: local, series: series!.reads, log, metrics, clock });
       await engine.start();
       stops.push(() => engine.stop());
       operator = engine.operator;
-      if (run.has('ingest')) {
-        // Vessels: AIS/VMS ingest and geofence rules; a clean session, so nothing queued arrives before its handler.
-        vessels = await startVessels({
-          ingestMqtt: await connect('ingest', true, false, '-vessels'),
-          rulesMqtt,
-          state: store,
-          tracksFile: join(dataDir, 'vessels.duckdb'),
-          vesselsFile: config.VESSELS_FILE,
-          log,
-          metrics,
-          clock,
-        });
-        stops.push(() => vessels!.stop());
-      }
+      // Vessels: AIS/VMS ingest and geofence rules, beside the state their rules keep (with the
+      // ingest account: a clean session, so nothing queued arrives before its handler).
+      vessels = await startVessels({
+        ingestMqtt: await connect('ingest', true, false, '-vessels'),
+        rulesMqtt,
+        state: local,
+        tracksFile: join(dataDir, 'vessels.duckdb'),
+        vesselsFile: config.VESSELS_FILE,
+        log,
+        metrics,
+        clock,
+      });
+      stops.push(() => vessels!.stop());
     }
     // the vessel register: VMS trackers are registered against it (loaded when first needed)
     let register: VesselRegistry | undefined;
     const vesselRegister = () => (register ??= vessels?.registry ?? loadVesselRegister(config.VESSELS_FILE));
+    const registerHere = (deviceId: string, station: string) => registerDevice(local!, stations, deviceId, station, clock.now(), vesselRegister);
     let httpUrl: string | undefined;
     if (run.has('api')) {
-      const feed = createAlertFeed({ mqtt: await connect('api'), state: store, log });
+      const state = shared!;
+      const feed = createAlertFeed({ mqtt: await connect('api'), state, log });
       // Delivery channels listen to the feed: they must be subscribed before it starts.
       const deliveryMetrics = createDeliveryMetrics(metrics, clock);
       feed.subscribe((item) => deliveryMetrics.delivered('mqtt', item.event));
       const webhooks = createWebhookDelivery({
         endpoints: config.WEBHOOKS_FILE ? loadWebhookEndpoints(config.WEBHOOKS_FILE) : [],
         source: feed,
-        state: store,
+        state,
         log,
         metrics: deliveryMetrics,
         clock,
@@ -177,17 +188,17 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       await webhooks.start();
       stops.push(() => webhooks.stop());
       const vapid = await loadOrCreateVapidKeys({ env: process.env, dataDir, production: config.HUEWATCH_ENV === 'production' });
-      const push = createWebPushDelivery({ vapid, source: feed, state: store, log, metrics: deliveryMetrics, clock });
+      const push = createWebPushDelivery({ vapid, source: feed, state, log, metrics: deliveryMetrics, clock });
       await push.start();
       stops.push(() => push.stop());
       // Manual alerts travel the alerts path, which only the rules account may publish on.
       const manualMqtt = await connect('rules', true, false, '-manual');
-      const publishManualAlert = createManualAlertPublisher({ mqtt: manualMqtt, state: store });
+      const publishManualAlert = createManualAlertPublisher({ mqtt: manualMqtt, state });
       await feed.start();
       stops.push(() => feed.stop());
       const app = await buildApi({
-        store: series.reads,
-        state: store,
+        store: series!.reads,
+        state,
         stations,
         feed,
         metrics,
@@ -198,16 +209,18 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
           { name: 'operator', role: 'operator', sha256: sha256Hex(secrets.operatorToken) },
           { name: 'viewer', role: 'viewer', sha256: sha256Hex(secrets.viewerToken) },
         ],
-        ...(operator ? { operator } : {}),
-        ...(vessels ? { vessels: vessels.query, declareStorm: vessels.declareStorm } : {}),
+        ...(remote
+          ? { operator: remote.operator, vessels: remote.vessels, declareStorm: remote.declareStorm }
+          : { operator: operator!, ...(vessels ? { vessels: vessels.query, declareStorm: vessels.declareStorm } : {}) }),
         push,
         publishManualAlert,
         deliveryMetrics,
+        // Modbus runs with ingest: an API without ingest in its process has no register writes
         ...(modbus ? { modbus: { writeRegister: modbus.poller.writeRegister, stationHealth: modbus.poller.stationHealth } } : {}),
         cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
         console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},
         serviceTokens: [sha256Hex(secrets.serviceToken)],
-        registerDevice: (deviceId, station) => registerDevice(store, stations, deviceId, station, clock.now(), vesselRegister),
+        registerDevice: remote?.registerDevice ?? registerHere,
       });
       await app.listen({ host: config.HOST, port: config.HTTP_PORT });
       stops.push(() => app.close());
@@ -228,6 +241,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     }
 
     if (config.SIM && run.has('broker') && local) {
+      const store = local;
       // Simulated devices are registered like real ones, with their secrets kept in the data dir.
       const simStations = stations.filter((s) => s.kind === 'river' || s.kind === 'rain');
       for (const s of simStations) {
@@ -275,7 +289,23 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       stops.push(() => fleet.stop());
     }
 
-    return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(httpUrl ? { httpUrl } : {}), adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, viewerToken: secrets.viewerToken, stop };
+    let opsUrl: string | undefined;
+    if (!run.has('api')) {
+      // Last, so that a healthy answer means every service of this process is up.
+      const ops = await startOpsServer({
+        host: config.HOST,
+        port: config.OPS_PORT,
+        log,
+        metrics,
+        services: config.SERVICES,
+        problems: () => clients.filter((c) => !c.connected).map((c) => `MQTT ${c.options.clientId} is not connected`),
+        ...(local ? { routes: (app) => rulesOpsRoutes(app, { token: secrets.serviceToken, state: local, operator: operator!, ...(vessels ? { vessels } : {}), registerDevice: registerHere }) } : {}),
+      });
+      stops.push(() => ops.close());
+      opsUrl = ops.url;
+    }
+
+    return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(httpUrl ? { httpUrl } : {}), ...(opsUrl ? { opsUrl } : {}), adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, viewerToken: secrets.viewerToken, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -96,15 +96,15 @@ describe('readings survive an outage of the store and a crash of ingest', () => 
     const [stateDir, ingestDir] = [await tempDir(), await tempDir()];
     const db = await freshDatabase();
     const influxEnv = { STORE: 'influx', INFLUX_URL: shim.url, INFLUX_BUCKET: db, SVC_INGEST_SECRET, SVC_TOKEN };
-    // broker and API (the state database's owner) here; ingest in a child process of its own
-    const platform = await startTestPlatform(stateDir.dir, { ...influxEnv, SERVICES: 'broker,api' });
+    // broker, rules (the state database's owner) and API here; ingest in a child process of its own
+    const platform = await startTestPlatform(stateDir.dir, { ...influxEnv, SERVICES: 'broker,rules,api' });
     const secret = await registerDevice(platform, 'kl-02', 'kim-long');
     const device = await connectClient(platform.mqttUrl, { username: 'kl-02', password: secret, clientId: 'kl-02' });
     const startIngest = async (): Promise<ChildProcess> => {
       const child = spawn(process.execPath, [BIN, 'start', '--services', 'ingest'], {
         env: {
           ...process.env, ...influxEnv, DATA_DIR: ingestDir.dir, MQTT_URL: platform.mqttUrl, STATE_URL: platform.httpUrl,
-          HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', SIM: '0', LOG_LEVEL: 'warn',
+          HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', OPS_PORT: '0', SIM: '0', LOG_LEVEL: 'warn',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -11,8 +11,16 @@ export const MAX_TRACK_POINTS = 20_000;
 /** Default track window when `from` is absent. */
 export const DEFAULT_TRACK_MS = 24 * 3_600_000;
 
+type Eventually<T> = T | Promise<T>;
+/** The vessel query in process (synchronous list and get) or the rules process's over RPC (all async). */
+export interface VesselReads {
+  list(filter?: Parameters<VesselQuery['list']>[0]): Eventually<ReturnType<VesselQuery['list']>>;
+  get(vesselId: string): Eventually<ReturnType<VesselQuery['get']>>;
+  track: VesselQuery['track'];
+}
+
 export interface VesselRouteDeps {
-  vessels: VesselQuery;
+  vessels: VesselReads;
   clock?: { now(): number };
   /** e.g. `requireRole('viewer')`: vessel positions are for fisheries officers, not the public */
   auth?: preHandlerAsyncHookHandler;
@@ -43,20 +51,20 @@ export async function vesselRoutes(app: FastifyInstance, deps: VesselRouteDeps) 
 
   app.get('/api/v1/vessels', opts, async (req) => {
     const q = parseInput(listQuery, req.query);
-    const vessels = deps.vessels.list({ ...(q.bbox ? { bbox: q.bbox } : {}), ...(q.since !== undefined ? { since: q.since } : {}) });
+    const vessels = await deps.vessels.list({ ...(q.bbox ? { bbox: q.bbox } : {}), ...(q.since !== undefined ? { since: q.since } : {}) });
     vessels.sort((a, b) => a.vesselId.localeCompare(b.vesselId));
     return { count: vessels.length, vessels: vessels.map((v) => ({ ...v.info, position: positionJson(v) })) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/vessels/:id', opts, async (req) => {
-    const v = deps.vessels.get(req.params.id);
+    const v = await deps.vessels.get(req.params.id);
     if (!v) throw new ApiError(404, ErrorCode.NOT_FOUND, `no vessel "${req.params.id}"`);
     return { ...v.info, position: v.position ? positionJson(v.position) : null };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/vessels/:id/track', opts, async (req) => {
     const q = parseInput(trackQuery, req.query);
-    if (!deps.vessels.get(req.params.id)) throw new ApiError(404, ErrorCode.NOT_FOUND, `no vessel "${req.params.id}"`);
+    if (!(await deps.vessels.get(req.params.id))) throw new ApiError(404, ErrorCode.NOT_FOUND, `no vessel "${req.params.id}"`);
     const to = q.to ?? clock.now();
     const from = q.from ?? to - DEFAULT_TRACK_MS;
     if (from >= to) throw new ApiError(400, ErrorCode.BAD_REQUEST, 'from: must be before to');
