@@ -297,4 +297,31 @@ describe('a simulated fleet', () => {
     await sim.stop();
     for (const s of picked) expect(statuses(observer.received, simDeviceId(s.id)).at(-1)?.online).toBe(false);
   });
+
+  it('connects every device at start and spreads only their first reports over one interval', async () => {
+    const picked = stations.filter((s) => ['kim-long', 'phu-oc', 'rg-hue'].includes(s.id));
+    const ids = picked.map((s) => simDeviceId(s.id));
+    const startedAt = Date.now();
+    const sim = await startSimulator({
+      url: broker.deviceUrl,
+      devices: picked.map((station) => ({ deviceId: simDeviceId(station.id), secret: 's', station })),
+      scenario: 'calm',
+      intervalMs: 3_000,
+      speed: 60,
+      log,
+    });
+    const startMs = Date.now() - startedAt;
+    try {
+      // a long interval must not hold up the start (a 60 s interval once held up the platform for a minute)
+      expect(startMs).toBeLessThan(2_000);
+      for (const id of ids) await waitFor(() => statuses(observer.received, id).at(-1)?.online === true, `${id} online`);
+      for (const id of ids) await waitFor(() => telemetryMessages(observer.received, id)[0], `${id} first report`, 5_000);
+      // first reports in device order, one step (3 s / 3 devices) apart: the fleet does not report in lockstep
+      const firsts = ids.map((id) => telemetryMessages(observer.received, id)[0]!.at);
+      expect(firsts[1]! - firsts[0]!).toBeGreaterThanOrEqual(900);
+      expect(firsts[2]! - firsts[1]!).toBeGreaterThanOrEqual(900);
+    } finally {
+      await sim.stop();
+    }
+  });
 });

@@ -82,8 +82,11 @@ export interface DeviceStats {
 
 export interface SimulatedDevice {
   readonly deviceId: string;
-  /** Connects and starts reporting; resolves after the first connect attempt, whatever its outcome. */
-  start(): Promise<void>;
+  /**
+   * Connects and starts reporting; resolves after the first connect attempt, whatever its outcome.
+   * The first report comes after `firstReportMs` (default: at once), then one every interval.
+   */
+  start(firstReportMs?: number): Promise<void>;
   /** Publishes `{"online":false}` retained, then disconnects cleanly. */
   stop(): Promise<void>;
   /** A one-shot reading with these values (next seq, current time): for technicians injecting a value. */
@@ -226,7 +229,7 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
   return {
     deviceId: cfg.deviceId,
 
-    async start() {
+    async start(firstReportMs = 0) {
       if (client) return;
       stopping = false;
       epochMs = opts.simEpochMs ?? clock.now();
@@ -269,9 +272,14 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
         scheduleReconnect();
       });
       await firstAttempt;
-      lastTickAt = performance.now();
-      tick();
-      schedule(intervalMs);
+      if (firstReportMs > 0) {
+        lastTickAt = performance.now() + firstReportMs - intervalMs; // as if the last tick was one interval before the first
+        schedule(firstReportMs);
+      } else {
+        lastTickAt = performance.now();
+        tick();
+        schedule(intervalMs);
+      }
     },
 
     async stop() {

@@ -52,8 +52,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     }),
   );
   const spreadMs = devices.length > 1 ? opts.intervalMs / devices.length : 0;
-  const starts = devices.map((d, i) => delay(i * spreadMs).then(() => d.start()));
-  await Promise.all(starts);
+  // every device connects now (start resolves once all are in); only their first reports are spread
+  await Promise.all(devices.map((d, i) => d.start(i * spreadMs)));
   log.info({ devices: devices.length, scenario: opts.scenario, speed: opts.speed, intervalMs: opts.intervalMs }, 'simulator started');
   return {
     devices,
@@ -64,8 +64,4 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       log.info('simulator stopped');
     },
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
