@@ -35,14 +35,16 @@ describe('the Node-RED alert fan-out flows', () => {
   });
   const T0 = Date.now() - 60_000;
   const before = kimLongAlert(T0, { id: 'a-earlier', key: 'flood:phu-oc', area: { ...kimLongAlert().area, codes: ['phu-oc'] } });
+  const expired = kimLongAlert(Date.now() - 7 * 3600_000, { id: 'a-expired', key: 'flood:a-luoi', area: { ...kimLongAlert().area, codes: ['a-luoi'] } }); // expired an hour ago
   const alert = kimLongAlert(T0 + 1000);
 
   beforeAll(async () => {
     data = await tempDir('huewatch-nodered-');
     platform = await startTestPlatform(data.dir, { SVC_NODERED_SECRET: NODERED_SECRET, SVC_RULES_SECRET: RULES_SECRET });
     rules = await connectClient(platform.mqttUrl, { username: 'svc-rules', password: RULES_SECRET, clientId: 'svc-rules-test' });
-    // an alert already in force (retained) before Node-RED starts: it was sent when it happened
+    // alerts retained before Node-RED first starts: one in force, one whose time has passed
     await publishEvent(rules, before);
+    await publishEvent(rules, expired);
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     // Node-RED reads `${VAR}` from the process environment (this test file runs in its own process)
@@ -77,22 +79,30 @@ describe('the Node-RED alert fan-out flows', () => {
     for (const c of Object.values(creds)) for (const v of Object.values(c)) expect(v === '' || /^\$\{[A-Z_]+\}$/.test(v)).toBe(true);
   });
 
-  it('turns a live alert into one SMS gateway request and one e-mail API request', async () => {
+  const sentKeys = (from = 0) => requests.slice(from).map((r) => `${r.url} ${r.body.alertId}:${r.body.eventSeq}`).sort();
+
+  it('sends the alert in force when it first starts, once, and not the expired one', async () => {
     await waitFor(async () => {
       // the mqtt-in node is connected once the broker counts svc-nodered among its clients
       const node = nodered.getNode('a1b2c3d4e5f60718') as { connected?: boolean } | null;
       return node?.connected === true;
     }, 15_000, 'Node-RED connected to the broker');
-    await new Promise((r) => setTimeout(r, 300)); // SUBACK after CONNACK
+    await waitFor(() => requests.length >= 2, 5000, 'the alert in force sent');
+    await new Promise((r) => setTimeout(r, 300)); // SUBACK after CONNACK; a second copy would be here by now
+    expect(sentKeys()).toEqual(['/email a-earlier:1', '/sms a-earlier:1']);
+  });
+
+  it('turns a live alert into one SMS gateway request and one e-mail API request', async () => {
+    const from = requests.length;
     await publishEvent(rules, alert);
-    await waitFor(() => requests.length >= 2, 5000, 'the SMS and e-mail requests');
+    await waitFor(() => requests.length >= from + 2, 5000, 'the SMS and e-mail requests');
     await publishEvent(rules, kimLongUpdate(alert, T0 + 2000));
-    await waitFor(() => requests.length >= 4, 5000, 'the Update requests');
+    await waitFor(() => requests.length >= from + 4, 5000, 'the Update requests');
     await new Promise((r) => setTimeout(r, 300));
 
-    const sms = requests.filter((r) => r.url === '/sms');
-    const mail = requests.filter((r) => r.url === '/email');
-    expect(sms.map((r) => r.body.eventSeq)).toEqual([1, 2]); // the retained earlier alert is not re-sent
+    const sms = requests.slice(from).filter((r) => r.url === '/sms');
+    const mail = requests.slice(from).filter((r) => r.url === '/email');
+    expect(sms.map((r) => r.body.eventSeq)).toEqual([1, 2]);
     expect(sms[0]).toMatchObject({
       headers: { authorization: 'Bearer sms-token-123', 'content-type': 'application/json', 'idempotency-key': `${alert.id}:1` },
       body: { areas: ['kim-long'], alertId: alert.id, msgType: 'Alert', severity: 'Moderate', text: `${alert.headline.vi}. ${alert.instruction.vi}` },
@@ -102,6 +112,18 @@ describe('the Node-RED alert fan-out flows', () => {
       body: { to: 'ioc@example.vn', subject: `[HueWatch] ${alert.headline.vi}`, alertId: alert.id, eventSeq: 1 },
     });
     expect(mail[0]!.body.text).toContain(alert.description.en);
-    expect(requests).toHaveLength(4);
+    expect(requests).toHaveLength(from + 4);
+  });
+
+  it('after a restart sends what it missed while down, once, and nothing it had sent', async () => {
+    const from = requests.length;
+    await nodered.stop();
+    // its persistent session keeps the subscription: the broker queues what Node-RED misses
+    const missed = kimLongAlert(Date.now(), { id: 'a-while-away', key: 'flood:phu-oc', eventSeq: 2, msgType: 'Update', area: { ...kimLongAlert().area, codes: ['phu-oc'] } });
+    await publishEvent(rules, missed);
+    nodered = await startNodeRed({ userDir: join(data.dir, 'nodered'), log: silentLogger() });
+    await waitFor(() => requests.length >= from + 2, 15_000, 'the missed alert sent');
+    await new Promise((r) => setTimeout(r, 500)); // the retained copies of what it had sent arrive too, and are dropped
+    expect(sentKeys(from)).toEqual(['/email a-while-away:2', '/sms a-while-away:2']);
   });
 });

@@ -66,18 +66,16 @@ export async function startNodeRed(opts: NodeRedOptions): Promise<NodeRedHandle>
     else if (msg.level <= 40) log.info(fields, text);
     else log.debug(fields, text);
   };
+  // The container's settings (flows/settings.cjs: the file context store the flow relies on), with
+  // no editor and no HTTP nodes here, and Node-RED's log into ours.
+  const settings = createRequire(import.meta.url)('./settings.cjs') as Record<string, unknown>;
   RED.init(createServer(), {
+    ...settings,
     userDir: opts.userDir,
     flowFile: 'flows.json',
-    flowFilePretty: true,
-    credentialSecret: false,
     httpAdminRoot: false,
     httpNodeRoot: false,
     disableEditor: true,
-    externalModules: { autoInstall: false, palette: { allowInstall: false } },
-    diagnostics: { enabled: false },
-    telemetry: { enabled: false },
-    runtimeState: { enabled: false },
     logging: { huewatch: { level: 'info', metrics: false, audit: false, handler: () => toPino } },
   });
   await RED.start();
