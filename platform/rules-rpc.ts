@@ -13,7 +13,7 @@ import { bearerIs, createRemote, rpcRoutes, type Remote } from './rpc.ts';
  */
 
 /** What the API process and its delivery channels (api/, delivery/) call on the state store. */
-export const STATE_METHODS = ['getDevice', 'listDevices', 'getAlert', 'alertHistory', 'listAlerts', 'appendAlertEvent', 'getJson', 'putJson', 'deleteJson', 'listJson'] as const;
+export const STATE_METHODS = ['getDevice', 'listDevices', 'getAlert', 'alertHistory', 'listAlerts', 'appendAlertEvent', 'getJson', 'putJson', 'deleteJson', 'writeJsonBatch', 'listJson'] as const;
 export type SharedState = Pick<StateStore, (typeof STATE_METHODS)[number]>;
 export const OPERATOR_METHODS = ['acknowledge', 'cancel', 'declareRelease'] as const;
 export const VESSEL_METHODS = ['list', 'get', 'track', 'declareStorm'] as const;

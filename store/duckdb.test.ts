@@ -111,6 +111,28 @@ describe('the embedded store keeps platform state', () => {
     expect(await store.getJson('push', 'flood:kim-long')).toEqual(['endpoint']);
   });
 
+  it('applies a batch of puts and deletes in one call, the last change of a key winning', async () => {
+    await store.putJson('outbox', 'k1', { n: 1 });
+    await store.putJson('outbox', 'k2', { n: 2 });
+    await store.putJson('other', 'k1', { n: 'other' });
+    await store.writeJsonBatch('outbox', [
+      { key: 'k1' }, // delete
+      { key: 'k3', value: { n: 3 } },
+      { key: 'k2', value: { n: 22 } },
+      { key: 'k4', value: { n: 4 } },
+      { key: 'k4' }, // put then delete: gone
+      { key: 'k5' }, // delete of what is not there: nothing
+      ...Array.from({ length: 2_000 }, (_, i) => ({ key: `m${String(i).padStart(4, '0')}`, value: { i } })),
+    ]);
+    const kept = await store.listJson<{ n?: unknown; i?: number }>('outbox');
+    expect(kept.filter((e) => e.key.startsWith('k'))).toEqual([{ key: 'k2', value: { n: 22 } }, { key: 'k3', value: { n: 3 } }]);
+    expect(kept.filter((e) => e.key.startsWith('m'))).toHaveLength(2_000);
+    expect(await store.getJson('other', 'k1')).toEqual({ n: 'other' }); // other namespaces untouched
+    await expect(store.writeJsonBatch('outbox', [{ key: 'bad', value: () => 1 }])).rejects.toMatchObject({ code: StoreErrorCode.BAD_REQUEST });
+    await store.writeJsonBatch('outbox', kept.map((e) => ({ key: e.key })));
+    expect(await store.listJson('outbox')).toEqual([]);
+  });
+
   it('serialises concurrent calls from different callers without losing any', async () => {
     const batches = Array.from({ length: 20 }, (_, b) =>
       Array.from({ length: 50 }, (_, i): StoredReading => ({

@@ -76,6 +76,8 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
     const found = await migrate(writer, now());
     // the write path appends a batch here, then upserts it in one statement (see writeReadings)
     await writer.run('CREATE TEMP TABLE readings_staging AS SELECT * FROM readings LIMIT 0');
+    // writeJsonBatch appends its changes here (value NULL: a delete), then applies them in two statements
+    await writer.run('CREATE TEMP TABLE kv_staging (key VARCHAR NOT NULL, value VARCHAR)');
     log.info({ file: opts.file, schemaVersion: SCHEMA_VERSION, migratedFrom: found }, 'embedded store open');
   } catch (err) {
     reader?.closeSync();
@@ -300,6 +302,41 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
       `INSERT INTO kv VALUES ($1, $2, $3, $4) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
       [namespace, key, json, at], [VARCHAR, VARCHAR, VARCHAR, BIGINT],
     ));
+  }
+
+  async writeJsonBatch(namespace: string, changes: ReadonlyArray<{ key: string; value?: unknown }>): Promise<void> {
+    if (changes.length === 0) return;
+    const last = new Map<string, string | null>();
+    for (const { key, value } of changes) {
+      if (value === undefined) {
+        last.set(key, null);
+        continue;
+      }
+      const json = JSON.stringify(value);
+      if (json === undefined) throw badRequest(`kv ${namespace}/${key}: value is not JSON-serialisable`);
+      last.set(key, json);
+    }
+    const at = BigInt(this.now());
+    await this.#write(async (c) => {
+      const appender = await c.createAppender('kv_staging', 'main', 'temp');
+      try {
+        for (const [key, json] of last) {
+          appender.appendVarchar(key);
+          if (json === null) appender.appendNull();
+          else appender.appendVarchar(json);
+          appender.endRow();
+        }
+      } finally {
+        appender.closeSync();
+      }
+      await c.run(
+        `INSERT INTO kv SELECT $1, key, value, $2 FROM temp.main.kv_staging WHERE value IS NOT NULL
+         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        [namespace, at], [VARCHAR, BIGINT],
+      );
+      await c.run(`DELETE FROM kv WHERE namespace = $1 AND key IN (SELECT key FROM temp.main.kv_staging WHERE value IS NULL)`, [namespace], [VARCHAR]);
+      await c.run('DELETE FROM temp.main.kv_staging');
+    }, true);
   }
 
   async deleteJson(namespace: string, key: string): Promise<void> {

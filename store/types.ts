@@ -112,6 +112,8 @@ export interface StateStore {
   getJson<T>(namespace: string, key: string): Promise<T | undefined>;
   putJson(namespace: string, key: string, value: unknown): Promise<void>;
   deleteJson(namespace: string, key: string): Promise<void>;
+  /** Puts (with `value`) and deletes (without) in one transaction; a key's last change wins. */
+  writeJsonBatch(namespace: string, changes: ReadonlyArray<{ key: string; value?: unknown }>): Promise<void>;
   listJson<T>(namespace: string): Promise<Array<{ key: string; value: T }>>;
 
   close(): Promise<void>;
