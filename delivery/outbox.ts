@@ -44,7 +44,7 @@ export type SendResult =
   | { ok: false; error: string; retry: boolean; gone?: boolean };
 
 export interface OutboxOptions<T> {
-  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'listJson'>;
+  state: Pick<StateStore, 'writeJsonBatch' | 'listJson'>;
   namespace: string;
   log: Logger;
   backoff?: Partial<Backoff>;
@@ -105,8 +105,27 @@ export function createOutbox<T>(opts: OutboxOptions<T>) {
     });
   }
 
+  // Group commit: every put and delete goes into the next batch, written in one transaction. A
+  // fan-out to thousands of push subscriptions is then one store operation, not thousands (each
+  // its own commit: ~200/s, and past the store's queue bound refused, which lost pushes).
+  let batch: { changes: Map<string, OutboxEntry<T> | undefined>; done: Promise<void> } | undefined;
+  let writing: Promise<unknown> = Promise.resolve();
+  function persist(key: string, value: OutboxEntry<T> | undefined): Promise<void> {
+    if (!batch) {
+      const changes = new Map<string, OutboxEntry<T> | undefined>();
+      const done = writing.then(() => {
+        batch = undefined; // changes from now on go into the next batch
+        return opts.state.writeJsonBatch(opts.namespace, [...changes].map(([k, v]) => (v === undefined ? { key: k } : { key: k, value: v })));
+      });
+      batch = { changes, done };
+      writing = done.catch(() => undefined);
+    }
+    batch.changes.set(key, value);
+    return batch.done;
+  }
+
   async function remove(lane: Lane<T>, key: string) {
-    await opts.state.deleteJson(opts.namespace, key);
+    await persist(key, undefined);
     lane.entries = lane.entries.filter((e) => e.entry.key !== key);
   }
 
@@ -115,8 +134,16 @@ export function createOutbox<T>(opts: OutboxOptions<T>) {
     try {
       while (!stopped && lane.entries.length > 0) {
         const head = lane.entries[0]!;
-        await head.persisted;
         const { entry } = head;
+        try {
+          await head.persisted;
+        } catch (err) {
+          // never sent before it is stored (a restart would not know of it): store it again, later
+          log.warn({ err, lane: name, key: entry.key }, 'outbox entry not stored; trying again');
+          head.persisted = persist(entry.key, entry);
+          await sleep(backoffDelay(backoff, 1));
+          continue;
+        }
         await acquire();
         let result: SendResult;
         try {
@@ -145,7 +172,7 @@ export function createOutbox<T>(opts: OutboxOptions<T>) {
           await remove(lane, entry.key);
           continue;
         }
-        await opts.state.putJson(opts.namespace, entry.key, entry);
+        await persist(entry.key, entry);
         if (stopped) break;
         await sleep(backoffDelay(backoff, entry.attempts));
       }
@@ -190,7 +217,7 @@ export function createOutbox<T>(opts: OutboxOptions<T>) {
     /** Persists the item, then delivers it after what the lane already holds. */
     enqueue(lane: string, item: T): Promise<void> {
       const entry: OutboxEntry<T> = { key: nextKey(), lane, item, attempts: 0, enqueuedAt: clock.now() };
-      const persisted = opts.state.putJson(opts.namespace, entry.key, entry);
+      const persisted = persist(entry.key, entry);
       push(entry, persisted);
       kick(lane);
       return persisted;

@@ -13,7 +13,7 @@ import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongUpdate } from '../test/alert-fixtures.ts';
 import { tempDir, waitFor } from '../test/helpers.ts';
 import type { AlertSource } from './source.ts';
-import { createWebPushDelivery, loadOrCreateVapidKeys, SUBSCRIPTIONS_NAMESPACE, type VapidKeys, type WebPushDelivery } from './webpush.ts';
+import { createWebPushDelivery, loadOrCreateVapidKeys, OUTBOX_NAMESPACE, SUBSCRIPTIONS_NAMESPACE, type VapidKeys, type WebPushDelivery } from './webpush.ts';
 
 const log = silentLogger();
 const b64u = (b: Buffer) => b.toString('base64url');
@@ -159,5 +159,43 @@ describe('Web Push delivery', () => {
     emit(kimLongAlert(Date.now(), { id: 'a-kim-long-9' }));
     await new Promise((r) => setTimeout(r, 200));
     expect(received).toEqual([]);
+  });
+});
+
+describe('Web Push fan-out beyond the store queue', () => {
+  it('pushes one alert to more subscriptions than the store queues operations, every one of them', async () => {
+    const dir = await tempDir('huewatch-push-many-');
+    // a store that refuses past 20 waiting operations: the outbox must not need one per push
+    const store = await openEmbeddedStore({ file: join(dir.dir, 'state.duckdb'), log, maxPending: 20 });
+    const got = new Set<string>();
+    const service = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        got.add(req.url ?? '');
+        res.writeHead(201).end();
+      });
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+    const em = new EventEmitter();
+    const push = createWebPushDelivery({
+      vapid: await loadOrCreateVapidKeys({ env: {}, dataDir: dir.dir, production: false }),
+      source: { subscribe: (l) => (em.on('e', l), () => em.off('e', l)) },
+      state: store,
+      log,
+    });
+    try {
+      await push.start();
+      const n = 300;
+      for (let i = 0; i < n; i++) await push.subscribe(browser(`${origin}/push/${i}`).subscription, ['kim-long']);
+      em.emit('e', { event: kimLongAlert(Date.now()) });
+      await waitFor(() => got.size === n && push.pending === 0, 20_000, 'every push sent');
+      expect(await store.listJson(OUTBOX_NAMESPACE)).toEqual([]); // nothing left to send again after a restart
+    } finally {
+      await push.stop();
+      await store.close();
+      await new Promise<void>((r) => service.close(() => r()));
+      await dir.cleanup();
+    }
   });
 });

@@ -101,7 +101,7 @@ interface PushItem {
 export interface WebPushOptions {
   vapid: VapidKeys;
   source: AlertSource;
-  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'listJson' | 'getJson'>;
+  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'writeJsonBatch' | 'listJson' | 'getJson'>;
   log: Logger;
   metrics?: DeliveryMetrics;
   backoff?: Partial<Backoff>;
