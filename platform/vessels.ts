@@ -58,19 +58,24 @@ export async function startVessels(deps: {
     for (const [k, v] of c.storms) pending.storms.set(k, v);
     for (const [k, v] of c.alerts) pending.alerts.set(k, v);
   };
+  // one transaction for all that changed since the last flush (5,000 vessels moving make as many keys)
   const flush = async () => {
-    const ns = VESSEL_RULE_STATE_NAMESPACE;
-    for (const [k, v] of pending.vessels) {
-      pending.vessels.delete(k);
-      await deps.state.putJson(ns, `vessel/${k}`, v);
-    }
-    for (const [k, v] of pending.storms) {
-      pending.storms.delete(k);
-      await (v ? deps.state.putJson(ns, `storm/${k}`, v) : deps.state.deleteJson(ns, `storm/${k}`));
-    }
-    for (const [k, v] of pending.alerts) {
-      pending.alerts.delete(k);
-      await deps.state.putJson(ns, `alert/${k}`, v);
+    const changes: Array<{ key: string; value?: unknown }> = [];
+    for (const [k, v] of pending.vessels) changes.push({ key: `vessel/${k}`, value: v });
+    for (const [k, v] of pending.storms) changes.push(v ? { key: `storm/${k}`, value: v } : { key: `storm/${k}` });
+    for (const [k, v] of pending.alerts) changes.push({ key: `alert/${k}`, value: v });
+    const taken = { vessels: new Map(pending.vessels), storms: new Map(pending.storms), alerts: new Map(pending.alerts) };
+    pending.vessels.clear();
+    pending.storms.clear();
+    pending.alerts.clear();
+    try {
+      await deps.state.writeJsonBatch(VESSEL_RULE_STATE_NAMESPACE, changes);
+    } catch (err) {
+      // not written: back into pending for the next flush, unless a newer state came meanwhile
+      for (const [k, v] of taken.vessels) if (!pending.vessels.has(k)) pending.vessels.set(k, v);
+      for (const [k, v] of taken.storms) if (!pending.storms.has(k)) pending.storms.set(k, v);
+      for (const [k, v] of taken.alerts) if (!pending.alerts.has(k)) pending.alerts.set(k, v);
+      throw err;
     }
   };
 
