@@ -13,9 +13,9 @@ Commands:
       --services broker,ingest,rules,api   run only these services (env SERVICES)
       --no-sim                   do not start the simulated stations (env SIM=0)
       --scenario flood|calm      simulator scenario (env SIM_SCENARIO)
-  sim                            run the simulated stations against a running platform
+  sim                            run the simulated stations and fishing fleet against a running platform
       --url mqtt://host:port     broker to connect to (default: this machine's MQTT_PORT)
-      --api http://host:port     register the simulated stations through this API (ADMIN_TOKEN)
+      --api http://host:port     register the simulated devices through this API (ADMIN_TOKEN)
       --scenario flood|calm      --speed N (simulated s per real s)   --interval MS
   device add <deviceId> --station <stationId>
                                  register a device and print its secret (shown once)
@@ -111,6 +111,18 @@ async function sim(args: string[]): Promise<number> {
       secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), { station: s.id }, undefined, values.api);
     }
   }
+  // The fishing fleet as the platform's own simulator sails it: one AIS shore receiver and the
+  // VMS tracker of each vessel that carries one (platform/main.ts), registered the same way.
+  const { SIM_AIS_RECEIVER } = await import('./main.ts');
+  const { loadVesselRegister, DEFAULT_SEA_ZONES_FILE } = await import('./vessels.ts');
+  const vessels = loadVesselRegister(config.VESSELS_FILE).vessels;
+  const fleetDevices = [
+    { id: SIM_AIS_RECEIVER, body: { receiver: true as const } },
+    ...vessels.filter((v) => v.vms).map((v) => ({ id: v.id, body: { vessel: v.id } })),
+  ];
+  if (values.api) {
+    for (const d of fleetDevices) secrets.simDevices![d.id] = await registerThroughApi(config, dataDir, d.id, d.body, undefined, values.api);
+  }
   const devices = stations
     .map((s) => ({ deviceId: simDeviceId(s.id), secret: secrets.simDevices?.[simDeviceId(s.id)], station: s }))
     .filter((d): d is typeof d & { secret: string } => d.secret !== undefined);
@@ -120,9 +132,28 @@ async function sim(args: string[]): Promise<number> {
   }
   const url = values.url ?? `mqtt://127.0.0.1:${config.MQTT_PORT}`;
   const simulator = await startSimulator({ url, devices, scenario: config.SIM_SCENARIO, intervalMs: config.SIM_INTERVAL_MS, speed: config.SIM_SPEED, log });
-  out(`Simulating ${devices.length} devices against ${url} (scenario "${config.SIM_SCENARIO}"). Ctrl-C stops it.`);
+  const stops = [() => simulator.stop()];
+  // the fleet sails only when every one of its devices has a secret here
+  const sails = fleetDevices.every((d) => secrets.simDevices?.[d.id] !== undefined);
+  if (sails) {
+    const { startVesselFleet } = await import('../firmware-sim/fleet-vessels.ts');
+    const { loadSeaZones } = await import('../rules/vessels/zones.ts');
+    const fleet = await startVesselFleet({
+      url,
+      receiverId: SIM_AIS_RECEIVER,
+      secretOf: (id) => secrets.simDevices![id]!,
+      vessels,
+      ports: loadSeaZones(DEFAULT_SEA_ZONES_FILE).ports,
+      intervalMs: config.SIM_INTERVAL_MS,
+      speed: config.SIM_SPEED,
+      log,
+      clock: Date,
+    });
+    stops.push(() => fleet.stop());
+  }
+  out(`Simulating ${devices.length} devices${sails ? ` and ${vessels.length} vessels` : ''} against ${url} (scenario "${config.SIM_SCENARIO}"). Ctrl-C stops it.`);
   await new Promise<void>((done) => process.once('SIGINT', () => done()).once('SIGTERM', () => done()));
-  await simulator.stop();
+  for (const stop of stops.reverse()) await stop();
   return 0;
 }
 

@@ -72,7 +72,7 @@ describe('the huewatch command', () => {
     expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
   }, 60_000);
 
-  it('runs the simulated stations against a platform elsewhere, registering them through its API', async () => {
+  it('runs the simulated stations and fishing fleet against a platform elsewhere, registering them through its API', async () => {
     const platformData = await tempDir();
     const platform = await startTestPlatform(platformData.dir);
     const simData = await tempDir();
@@ -86,11 +86,18 @@ describe('the huewatch command', () => {
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
       await waitFor(() => output.includes('Simulating'), 20_000, 'the simulator to start');
-      expect(output).toMatch(/Simulating 11 devices/);
+      expect(output).toMatch(/Simulating 11 devices and \d+ vessels/);
       await waitFor(async () => {
         const body = (await (await fetch(`${platform.httpUrl}/api/v1/stations/rg-nam-dong`)).json()) as { latest: Record<string, { device: string }> };
         return body.latest.rainfall?.device === 'sim-rg-nam-dong';
       }, 10_000, 'a simulated reading');
+      // the fleet reports over AIS (the shore receiver) and VMS (the trackers): every vessel on the live map
+      const sailing = Number(/and (\d+) vessels/.exec(output)![1]);
+      expect(sailing).toBeGreaterThan(0);
+      await waitFor(async () => {
+        const res = await fetch(`${platform.httpUrl}/api/v1/vessels`, { headers: { authorization: `Bearer ${platform.viewerToken}` } });
+        return ((await res.json()) as { count: number }).count === sailing;
+      }, 15_000, 'every simulated vessel on the map');
     } finally {
       child.kill('SIGINT');
       expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))])).toBe(0);
