@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
 import { ErrorCode } from '../contract/errors.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Station } from '../platform/stations.ts';
+import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../platform/yaml-source.ts';
 import { alertKey, anyRule, ruleFile, type RawRule, type Rule, type RuleSet } from './schema.ts';
 
 /**
@@ -12,21 +10,13 @@ import { alertKey, anyRule, ruleFile, type RawRule, type Rule, type RuleSet } fr
  * so a hydrologist fixes the file in one pass.
  */
 
-export interface RuleProblem {
-  file: string;
-  line: number;
-  col: number;
-  /** `rules[2].levels[1].value`; empty for the whole document or a YAML syntax error */
-  path: string;
-  message: string;
-}
+export type RuleProblem = SourceProblem;
 
 export class RuleFileError extends Error {
   readonly code = ErrorCode.RULES_INVALID;
   readonly problems: readonly RuleProblem[];
   constructor(file: string, problems: RuleProblem[]) {
-    const lines = problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path ? p.path + ': ' : ''}${p.message}`);
-    super(`invalid rule file ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    super(describeProblems('rule file', file, problems));
     this.name = 'RuleFileError';
     this.problems = problems;
   }
@@ -37,35 +27,19 @@ export interface LoadOptions {
 }
 
 export function loadRuleFile(file: string, opts: LoadOptions): RuleSet {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new RuleFileError(file, [{ file, line: 1, col: 1, path: '', message: `cannot read: ${(err as Error).message}` }]);
-  }
-  return parseRuleFile(text, file, opts);
+  const source = readSource(file);
+  if ('problem' in source) throw new RuleFileError(file, [source.problem]);
+  return parseRuleFile(source.text, file, opts);
 }
 
 /** `file` only names the source in messages. */
 export function parseRuleFile(text: string, file: string, opts: LoadOptions): RuleSet {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
-  const at = (offset: number, path: string, message: string): RuleProblem => ({ file, ...lineCounter.linePos(offset), path, message });
-
-  if (doc.errors.length > 0) {
-    // yaml's own message carries "at line X, column Y:" and a code frame; keep its first clause.
-    throw new RuleFileError(file, doc.errors.map((e) => at(e.pos[0], '', `YAML ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`)));
-  }
-
-  const data: unknown = doc.toJS();
-  const problems: RuleProblem[] = [];
-  const report = (path: PropertyKey[], message: string, key?: string) => {
-    const full = key === undefined ? path : [...path, key];
-    problems.push(at(locate(doc, full, key !== undefined), formatPath(full), message));
-  };
+  const src = parseYamlSource(text, file);
+  if (src.syntaxErrors.length > 0) throw new RuleFileError(file, src.syntaxErrors);
+  const { data, report } = src;
 
   const parsed = ruleFile.safeParse(data);
-  if (!parsed.success) for (const issue of parsed.error.issues) reportIssue(issue, report);
+  if (!parsed.success) for (const issue of parsed.error.issues) src.reportIssue(issue);
 
   // Cross-checks need the catalogue or the whole file; run them on every rule that parses alone.
   const rawRules = isRecord(data) && Array.isArray(data.rules) ? data.rules : [];
@@ -123,10 +97,7 @@ export function parseRuleFile(text: string, file: string, opts: LoadOptions): Ru
     }
   });
 
-  if (problems.length > 0 || !parsed.success) {
-    problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new RuleFileError(file, problems);
-  }
+  if (src.problems.length > 0 || !parsed.success) throw new RuleFileError(file, src.sorted());
   return deepFreeze({ file, rules: parsed.data.rules.flatMap(expand) });
 }
 
@@ -137,53 +108,8 @@ function expand(raw: RawRule): Rule[] {
   return (stations ?? []).map((s) => ({ ...rest, id: `${rest.id}.${s}`, station: s }) as Rule);
 }
 
-function reportIssue(issue: z.core.$ZodIssue, report: (path: PropertyKey[], message: string, key?: string) => void): void {
-  if (issue.code === 'unrecognized_keys') {
-    for (const key of issue.keys) report(issue.path, 'unknown key', key);
-    return;
-  }
-  let message = issue.message.replace(/^Invalid input: /, '');
-  if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${message.replace(/, received undefined$/, '')})`;
-  report(issue.path, message);
-}
-
-/** Offset of the node at `path`, or of the deepest node that exists on the way (a missing key). */
-function locate(doc: Document, path: PropertyKey[], wantKey: boolean): number {
-  let node: Node | null = doc.contents;
-  let offset = node?.range?.[0] ?? 0;
-  for (let i = 0; i < path.length && node; i++) {
-    const seg = path[i]!;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
-      if (!pair) break;
-      const keyNode = pair.key as Node | null;
-      const last = i === path.length - 1;
-      // Point at the key for unknown keys and empty values, at the value otherwise.
-      if (last && wantKey) return keyNode?.range?.[0] ?? offset;
-      node = (pair.value as Node | null) ?? null;
-      offset = node?.range?.[0] ?? keyNode?.range?.[0] ?? offset;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      node = (node.items[seg] as Node | undefined) ?? null;
-      offset = node?.range?.[0] ?? offset;
-    } else break;
-  }
-  return offset;
-}
-
-export function formatPath(path: PropertyKey[]): string {
-  return path.map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : `${i === 0 ? '' : '.'}${String(seg)}`)).join('');
-}
-
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function deepFreeze<T>(x: T): T {
-  if (typeof x === 'object' && x !== null && !Object.isFrozen(x)) {
-    Object.freeze(x);
-    for (const v of Object.values(x)) deepFreeze(v);
-  }
-  return x;
 }
 
 export type ReloadResult = { ok: true; rules: RuleSet } | { ok: false; error: RuleFileError };

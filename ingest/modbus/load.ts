@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
-import { formatPath } from '../../rules/load.ts';
+import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../../platform/yaml-source.ts';
 import { ModbusErrorCode } from './errors.ts';
 import { DEFAULT_POLL, modbusFile, widthOf, type ModbusConfig, type ModbusDevice } from './schema.ts';
 
@@ -11,20 +8,13 @@ import { DEFAULT_POLL, modbusFile, widthOf, type ModbusConfig, type ModbusDevice
  * problem is reported at once as `file:line:col path: message`.
  */
 
-export interface MapProblem {
-  file: string;
-  line: number;
-  col: number;
-  path: string;
-  message: string;
-}
+export type MapProblem = SourceProblem;
 
 export class ModbusMapError extends Error {
   readonly code = ModbusErrorCode.CONFIG_INVALID;
   readonly problems: readonly MapProblem[];
   constructor(file: string, problems: MapProblem[]) {
-    const lines = problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path ? p.path + ': ' : ''}${p.message}`);
-    super(`invalid Modbus map ${file} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    super(describeProblems('Modbus map', file, problems));
     this.name = 'ModbusMapError';
     this.problems = problems;
   }
@@ -38,30 +28,20 @@ export interface MapLoadOptions {
 export const DEFAULT_MODBUS_FILE = new URL('../../config/modbus.yaml', import.meta.url).pathname;
 
 export function loadModbusMap(file: string, opts: MapLoadOptions = {}): ModbusConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ModbusMapError(file, [{ file, line: 1, col: 1, path: '', message: `cannot read: ${(err as Error).message}` }]);
-  }
-  return parseModbusMap(text, file, opts);
+  const source = readSource(file);
+  if ('problem' in source) throw new ModbusMapError(file, [source.problem]);
+  return parseModbusMap(source.text, file, opts);
 }
 
 export function parseModbusMap(text: string, file: string, opts: MapLoadOptions = {}): ModbusConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
-  const at = (offset: number, path: string, message: string): MapProblem => ({ file, ...lineCounter.linePos(offset), path, message });
-  if (doc.errors.length > 0) {
-    throw new ModbusMapError(file, doc.errors.map((e) => at(e.pos[0], '', `YAML ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`)));
-  }
-  const problems: MapProblem[] = [];
-  const report = (path: PropertyKey[], message: string, wantKey = false) => problems.push(at(locate(doc, path, wantKey), formatPath(path), message));
+  const src = parseYamlSource(text, file);
+  if (src.syntaxErrors.length > 0) throw new ModbusMapError(file, src.syntaxErrors);
+  const { report } = src;
 
-  const parsed = modbusFile.safeParse(doc.toJS());
+  const parsed = modbusFile.safeParse(src.data);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) reportIssue(issue, report);
-    problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new ModbusMapError(file, problems);
+    for (const issue of parsed.error.issues) src.reportIssue(issue);
+    throw new ModbusMapError(file, src.sorted());
   }
 
   const stations = opts.stations ? new Set(opts.stations) : undefined;
@@ -87,10 +67,7 @@ export function parseModbusMap(text: string, file: string, opts: MapLoadOptions 
       }
     });
   });
-  if (problems.length > 0) {
-    problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new ModbusMapError(file, problems);
-  }
+  if (src.problems.length > 0) throw new ModbusMapError(file, src.sorted());
   const defaults = { ...DEFAULT_POLL, ...parsed.data.defaults };
   const devices: ModbusDevice[] = parsed.data.devices.map((d) => {
     const out = { ...d } as Record<string, unknown>;
@@ -98,43 +75,4 @@ export function parseModbusMap(text: string, file: string, opts: MapLoadOptions 
     return out as ModbusDevice;
   });
   return deepFreeze({ file, devices });
-}
-
-function reportIssue(issue: z.core.$ZodIssue, report: (path: PropertyKey[], message: string, wantKey?: boolean) => void): void {
-  if (issue.code === 'unrecognized_keys') {
-    for (const key of issue.keys) report([...issue.path, key], 'unknown key', true);
-    return;
-  }
-  let message = issue.message.replace(/^Invalid input: /, '');
-  if (issue.code === 'invalid_type' && /received undefined$/.test(message)) message = `required (${message.replace(/, received undefined$/, '')})`;
-  report(issue.path, message);
-}
-
-/** Offset of the node at `path`, or of the deepest node that exists on the way (a missing key). */
-function locate(doc: Document, path: PropertyKey[], wantKey: boolean): number {
-  let node: Node | null = doc.contents;
-  let offset = node?.range?.[0] ?? 0;
-  for (let i = 0; i < path.length && node; i++) {
-    const seg = path[i]!;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
-      if (!pair) break;
-      const keyNode = pair.key as Node | null;
-      if (i === path.length - 1 && wantKey) return keyNode?.range?.[0] ?? offset;
-      node = (pair.value as Node | null) ?? null;
-      offset = node?.range?.[0] ?? keyNode?.range?.[0] ?? offset;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      node = (node.items[seg] as Node | undefined) ?? null;
-      offset = node?.range?.[0] ?? offset;
-    } else break;
-  }
-  return offset;
-}
-
-function deepFreeze<T>(x: T): T {
-  if (typeof x === 'object' && x !== null && !Object.isFrozen(x)) {
-    Object.freeze(x);
-    for (const v of Object.values(x)) deepFreeze(v);
-  }
-  return x;
 }
