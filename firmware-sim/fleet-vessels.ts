@@ -13,6 +13,17 @@ import { planVoyages, voyageAt, type Voyage } from './vessel-voyages.ts';
  * and 5, class B types 18 and 24. Voyages come from vessel-voyages.ts.
  */
 
+/** the simulated fleet's AIS shore receiver (a device like any other) */
+export const SIM_AIS_RECEIVER = 'sim-ais-rx-thuan-an';
+
+/**
+ * The devices the simulated fleet logs in as, to be registered like real ones: the shore receiver,
+ * then the VMS tracker of each vessel that carries one (its device id is the registration number).
+ */
+export function simFleetDevices(vessels: readonly VesselEntry[]): Array<{ id: string; vessel?: string }> {
+  return [{ id: SIM_AIS_RECEIVER }, ...vessels.filter((v) => v.vms).map((v) => ({ id: v.id, vessel: v.id }))];
+}
+
 export interface VesselFleetOptions {
   url: string;
   receiverId: string;

@@ -111,15 +111,11 @@ async function sim(args: string[]): Promise<number> {
       secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), { station: s.id }, undefined, values.api);
     }
   }
-  // The fishing fleet as the platform's own simulator sails it: one AIS shore receiver and the
-  // VMS tracker of each vessel that carries one (platform/main.ts), registered the same way.
-  const { SIM_AIS_RECEIVER } = await import('./main.ts');
+  // The fishing fleet as the platform's own simulator sails it (platform/main.ts), registered the same way.
+  const { SIM_AIS_RECEIVER, simFleetDevices, startVesselFleet } = await import('../firmware-sim/fleet-vessels.ts');
   const { loadVesselRegister, DEFAULT_SEA_ZONES_FILE } = await import('./vessels.ts');
   const vessels = loadVesselRegister(config.VESSELS_FILE).vessels;
-  const fleetDevices = [
-    { id: SIM_AIS_RECEIVER, body: { receiver: true as const } },
-    ...vessels.filter((v) => v.vms).map((v) => ({ id: v.id, body: { vessel: v.id } })),
-  ];
+  const fleetDevices = simFleetDevices(vessels).map((d) => ({ id: d.id, body: d.vessel ? { vessel: d.vessel } : { receiver: true as const } }));
   if (values.api) {
     for (const d of fleetDevices) secrets.simDevices![d.id] = await registerThroughApi(config, dataDir, d.id, d.body, undefined, values.api);
   }
@@ -136,7 +132,6 @@ async function sim(args: string[]): Promise<number> {
   // the fleet sails only when every one of its devices has a secret here
   const sails = fleetDevices.every((d) => secrets.simDevices?.[d.id] !== undefined);
   if (sails) {
-    const { startVesselFleet } = await import('../firmware-sim/fleet-vessels.ts');
     const { loadSeaZones } = await import('../rules/vessels/zones.ts');
     const fleet = await startVesselFleet({
       url,

@@ -23,7 +23,7 @@ import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
 import { DEFAULT_SEA_ZONES_FILE, loadVesselRegister, startVessels, type VesselServices } from './vessels.ts';
 import { AIS_RECEIVER, vesselTarget } from './devices.ts';
 import type { VesselRegistry } from '../ingest/vessels/registry.ts';
-import { startVesselFleet } from '../firmware-sim/fleet-vessels.ts';
+import { SIM_AIS_RECEIVER, simFleetDevices, startVesselFleet } from '../firmware-sim/fleet-vessels.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { startModbus } from './modbus.ts';
 import { createReadingSink } from '../ingest/reading-sink.ts';
@@ -36,9 +36,6 @@ import type { OperatorActions } from '../rules/operator-actions.ts';
 import { startNodeRed } from '../flows/run.ts';
 import { startOpsServer } from './ops-server.ts';
 import { remoteRules, rulesOpsRoutes, type SharedState } from './rules-rpc.ts';
-
-/** the simulated fleet's AIS shore receiver (a device like any other) */
-export const SIM_AIS_RECEIVER = 'sim-ais-rx-thuan-an';
 
 export const DEFAULT_RULES_FILE = new URL('../config/rules.yaml', import.meta.url).pathname;
 
@@ -242,12 +239,18 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
 
     if (config.SIM && run.has('broker') && local) {
       const store = local;
-      // Simulated devices are registered like real ones, with their secrets kept in the data dir.
+      // Simulated devices are registered like real ones, with their secrets kept in the data dir:
+      // the stations' sensors, and the fishing fleet's AIS receiver and VMS trackers.
       const simStations = stations.filter((s) => s.kind === 'river' || s.kind === 'rain');
-      for (const s of simStations) {
-        const id = simDeviceId(s.id);
-        if (!secrets.simDevices[id] || !(await store.getDevice(id))) {
-          secrets.simDevices[id] = (await registerDevice(store, stations, id, s.id, clock.now())).secret;
+      const fleetVessels = vesselRegister().vessels;
+      const simDevices = [
+        ...simStations.map((s) => ({ id: simDeviceId(s.id), target: s.id })),
+        ...simFleetDevices(fleetVessels).map((d) => ({ id: d.id, target: d.vessel ? vesselTarget(d.vessel) : AIS_RECEIVER })),
+      ];
+      for (const d of simDevices) {
+        const rec = await store.getDevice(d.id);
+        if (!secrets.simDevices[d.id] || !rec || rec.station !== d.target) {
+          secrets.simDevices[d.id] = (await registerDevice(store, stations, d.id, d.target, clock.now(), vesselRegister)).secret;
         }
       }
       await saveSecrets(dataDir, secrets);
@@ -261,20 +264,6 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       });
       stops.push(() => sim.stop());
 
-      // The simulated fishing fleet: one AIS shore receiver, and a VMS tracker on each vessel that
-      // carries one (its device id is the registration number), registered like real ones.
-      const fleetVessels = vesselRegister().vessels;
-      const fleetDevices = [
-        { id: SIM_AIS_RECEIVER, target: AIS_RECEIVER },
-        ...fleetVessels.filter((v) => v.vms).map((v) => ({ id: v.id, target: vesselTarget(v.id) })),
-      ];
-      for (const d of fleetDevices) {
-        const rec = await store.getDevice(d.id);
-        if (!secrets.simDevices[d.id] || !rec || rec.station !== d.target) {
-          secrets.simDevices[d.id] = (await registerDevice(store, stations, d.id, d.target, clock.now(), vesselRegister)).secret;
-        }
-      }
-      await saveSecrets(dataDir, secrets);
       const fleet = await startVesselFleet({
         url: mqttUrl,
         receiverId: SIM_AIS_RECEIVER,
