@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ErrorCode } from '../contract/errors.ts';
 import type { DeviceRecord, StateStore } from '../store/types.ts';
 
-/** What `GET /api/v1/devices/:id` answers a service token (api/routes/devices.ts). */
+/** What `GET /api/v1/devices/:id` answers a service token (api/routes/devices.ts, and the rules process's ops listener: rules-rpc.ts). */
 export const directoryEntry = z.object({
   deviceId: z.string(),
   station: z.string(),
@@ -13,7 +13,7 @@ export const directoryEntry = z.object({
 });
 
 export interface DeviceDirectoryOptions {
-  /** base URL of the process that runs the API and owns the state database (config STATE_URL) */
+  /** base URL that serves the device lookup (config STATE_URL): the rules process, which owns the state database, or an API */
   url: string;
   /** the services' HTTP bearer token (secrets.serviceToken) */
   token: string;
@@ -31,8 +31,8 @@ const MAX_ENTRIES = 50_000;
 
 /**
  * The device registry for a process that does not own the state database (DuckDB allows one
- * process per file): a separate ingest or broker asks the API, which does. Cached, with concurrent
- * lookups of one id sharing a request; while the API cannot be reached a cached entry is served
+ * process per file): a separate ingest or broker asks STATE_URL. Cached, with concurrent
+ * lookups of one id sharing a request; while STATE_URL cannot be reached a cached entry is served
  * even when expired, and without one the lookup fails (ingest then leaves the message
  * unacknowledged, the broker refuses the connection), never guessing "unknown".
  */
