@@ -96,7 +96,7 @@ export interface DeadLetter {
 export interface WebhookDeliveryOptions {
   endpoints: readonly WebhookEndpoint[];
   source: AlertSource;
-  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'writeJsonBatch' | 'listJson'>;
+  state: Pick<StateStore, 'putJson' | 'writeJsonBatch' | 'listJson'>;
   log: Logger;
   metrics?: DeliveryMetrics;
   backoff?: Partial<Backoff>;

@@ -101,7 +101,7 @@ interface PushItem {
 export interface WebPushOptions {
   vapid: VapidKeys;
   source: AlertSource;
-  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'writeJsonBatch' | 'listJson' | 'getJson'>;
+  state: Pick<StateStore, 'putJson' | 'deleteJson' | 'writeJsonBatch' | 'listJson'>;
   log: Logger;
   metrics?: DeliveryMetrics;
   backoff?: Partial<Backoff>;
