@@ -21,21 +21,16 @@ import { createWebPushDelivery, loadOrCreateVapidKeys } from '../delivery/webpus
 import { silentLogger } from '../platform/log.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert } from '../test/alert-fixtures.ts';
-import { print } from './report.ts';
+import { countArg, print } from './report.ts';
 
 const DEFAULT_SUBSCRIPTIONS = 5_000;
 const MAX_SUBSCRIPTIONS = 200_000;
 /** the run is cut short past this */
 const DEADLINE_MS = 600_000;
 
-function subscriptionsArg(arg: string | undefined): number {
-  const n = arg === undefined ? DEFAULT_SUBSCRIPTIONS : Number(arg);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_SUBSCRIPTIONS) throw new Error(`subscriptions: a whole number from 1 to ${MAX_SUBSCRIPTIONS}, got ${arg}`);
-  return n;
-}
 
 async function main(): Promise<void> {
-  const n = subscriptionsArg(process.argv[2]);
+  const n = countArg('subscriptions', process.argv[2], DEFAULT_SUBSCRIPTIONS, MAX_SUBSCRIPTIONS);
   const dir = await mkdtemp(join(tmpdir(), 'huewatch-bench-push-'));
   const log = silentLogger();
   const store = await openEmbeddedStore({ file: join(dir, 'state.duckdb'), log });

@@ -41,7 +41,7 @@ import { topics } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
 import { influxql, startInfluxd, startV2WriteShim, startVictoria, type RestartableServer, type RunningServer, type WriteShim } from '../store/test-servers.ts';
 import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from '../test/helpers.ts';
-import { note, print } from './report.ts';
+import { countArg, note, print } from './report.ts';
 
 const DEFAULT_READINGS = 20_000;
 const MAX_READINGS = 1_000_000;
@@ -73,12 +73,6 @@ total.unref();
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-function readingsArg(arg: string | undefined): number {
-  if (arg === undefined) return DEFAULT_READINGS;
-  const n = Number(arg);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_READINGS) throw new Error(`readingsPerRun: an integer from 1 to ${MAX_READINGS}, not "${arg}"`);
-  return n;
-}
 
 /** Sum of every sample of a metric whose line starts with `prefix` (name, or name{labels}). */
 async function metric(platform: Platform, prefix: string): Promise<number> {
@@ -290,7 +284,7 @@ async function benchSpoolMemory(influxd: RestartableServer, shim: WriteShim): Pr
   }
 }
 
-const n = readingsArg(process.argv[2]);
+const n = countArg('readingsPerRun', process.argv[2], DEFAULT_READINGS, MAX_READINGS);
 let influxd: RestartableServer | undefined;
 let shim: WriteShim | undefined;
 let victoria: RunningServer | undefined;
