@@ -61,6 +61,9 @@ describe('authorize publish', () => {
     [dev, `${R}/telemetry/kim-long-01/extra`, false],
     [dev, `${R}/telemetry`, false],
     [dev, `${R}/cmd/kim-long-01`, false],
+    [dev, `${R}/devices/kim-long-01/errors`, false], // written by the platform, not by the device
+    [ingest, `${R}/devices/kim-long-01/errors`, true],
+    [resident, `${R}/devices/kim-long-01/errors`, false],
     [dev, `${R}/obs/kim-long-01`, false],
     [dev, `${R}/alerts/kim-long/flood_kim-long`, false],
     [dev, `$SYS/broker/x`, false],
@@ -115,6 +118,11 @@ describe('authorize subscribe', () => {
   const rows: Row[] = [
     [dev, `${R}/cmd/kim-long-01`, true],
     [dev, `${R}/cmd/${other}`, false],
+    // why its messages were dropped: its own errors topic only
+    [dev, `${R}/devices/kim-long-01/errors`, true],
+    [dev, `${R}/devices/${other}/errors`, false],
+    [dev, `${R}/devices/+/errors`, false],
+    [resident, `${R}/devices/kim-long-01/errors`, false],
     [dev, `${R}/cmd/+`, false],
     [dev, `${R}/cmd/#`, false],
     [dev, `${R}/#`, false],

@@ -46,7 +46,7 @@ const deviceGrants = (own: string): Grants => ({
     { pattern: t(`${own}/{id}`) },
     { pattern: t('status/{id}'), retain: true }, // retained online state and last will
   ],
-  subscribe: [{ pattern: t('cmd/{id}') }],
+  subscribe: [{ pattern: t('cmd/{id}') }, { pattern: t('devices/{id}/errors') }],
 });
 const DEVICE: Record<DeviceKind, Grants> = {
   station: deviceGrants('telemetry'),
@@ -56,7 +56,7 @@ const DEVICE: Record<DeviceKind, Grants> = {
 
 const SERVICES: Record<ServiceName, Grants> = {
   ingest: {
-    publish: [{ pattern: t('obs/#') }],
+    publish: [{ pattern: t('obs/#') }, { pattern: t('devices/+/errors') }],
     subscribe: ['telemetry/+', 'status/+', 'vms/+', 'ais/+'].map((p) => ({ pattern: t(p) })),
     shared: true,
     sys: true,

@@ -9,7 +9,7 @@ const MAX = 4 * 1024;
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness(['dev-a', 'dev-b', 'dev-c', 'dev-will', 'dev-off', 'dev-big', 'dev-steady', 'rx-1'], { maxPayloadBytes: MAX });
+  h = await startHarness(['dev-a', 'dev-b', 'dev-c', 'dev-will', 'dev-off', 'dev-big', 'dev-steady', 'dev-lock', 'rx-1'], { maxPayloadBytes: MAX });
   h.devices.get('dev-off')!.disabled = true;
   h.devices.get('rx-1')!.station = 'ais-receiver'; // a shore AIS receiver (platform/devices.ts)
 });
@@ -162,19 +162,20 @@ describe('payload size', () => {
     const steady = await h.device('dev-steady');
     const before = h.broker.counters.refused('payload_too_large');
 
-    // 1 MB on a raw socket, so that the test sees the broker close it early
+    // 1 MB on a raw socket: cut out of the stream as it passes, never buffered, and the
+    // connection stays (closing it would make a persistent-session client resend it for ever)
     const big = netConnect({ port: Number(new URL(h.mqttUrl).port), host: '127.0.0.1' });
     big.on('error', () => {});
     big.write(encodeConnect('dev-big', 'dev-big', h.secrets.get('dev-big')));
     await new Promise((r) => setTimeout(r, 200));
-    const closed = new Promise<void>((r) => big.on('close', () => r()));
     big.write(encodePublishQos0(`${R}/telemetry/dev-big`, Buffer.alloc(1024 * 1024, 0x7b)));
 
     for (let i = 0; i < 20; i++) await steady.publishAsync(`${R}/telemetry/dev-steady`, `{"seq":${i}}`, { qos: 1 });
-    await closed;
     expect(await waitFor(() => got.length >= 20)).toBe(true);
     expect(got.every((g) => g.topic === `${R}/telemetry/dev-steady`)).toBe(true);
-    expect(h.broker.counters.refused('payload_too_large')).toBe(before + 1);
+    expect(await waitFor(() => h.broker.counters.refused('payload_too_large') === before + 1)).toBe(true);
+    expect(big.destroyed).toBe(false);
+    big.destroy();
 
     // just over the payload limit but under the packet bound: refused exactly, in authorizePublish
     const big2 = await h.device('dev-big');
@@ -183,6 +184,28 @@ describe('payload size', () => {
     await steady.publishAsync(`${R}/telemetry/dev-steady`, '{"seq":20}', { qos: 1 });
     expect(await waitFor(() => got.length === 21)).toBe(true);
     expect(got.filter((g) => g.topic.endsWith('dev-big'))).toEqual([]);
+  });
+
+  it('acknowledges and drops an oversize QoS 1 message of a persistent session, tells the device why, and takes its next message', async () => {
+    const ingest = await h.service('ingest', 'lockout');
+    const got = collect(ingest);
+    await ingest.subscribeAsync(`${R}/telemetry/dev-lock`, { qos: 1 });
+    const before = h.broker.counters.refused('payload_too_large');
+    const dev = await h.device('dev-lock', { clean: false });
+    const errors = collect(dev);
+    await dev.subscribeAsync(`${R}/devices/dev-lock/errors`, { qos: 0 });
+    // far over the packet bound (cut out by the frame guard) and just over the payload limit (authorizePublish)
+    for (const size of [1024 * 1024, MAX + 1]) {
+      await dev.publishAsync(`${R}/telemetry/dev-lock`, Buffer.alloc(size, 0x20), { qos: 1 }); // resolves on its PUBACK
+      await new Promise((r) => setTimeout(r, 1_100)); // one error message a second per device
+    }
+    await dev.publishAsync(`${R}/telemetry/dev-lock`, '{"seq":1}', { qos: 1 });
+    expect(await waitFor(() => got.length === 1)).toBe(true);
+    expect(got[0]!.payload).toBe('{"seq":1}');
+    expect(h.broker.counters.refused('payload_too_large')).toBe(before + 2);
+    expect(await waitFor(() => errors.length === 2)).toBe(true);
+    for (const e of errors) expect(JSON.parse(e.payload)).toMatchObject({ code: 'HW_ERR_PAYLOAD_TOO_LARGE', topic: `${R}/telemetry/dev-lock` });
+    expect(dev.connected).toBe(true);
   });
 
   it('accepts a payload of exactly the limit', async () => {

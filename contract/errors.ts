@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** Stable error codes (STYLE.md): tests and clients match on these, never on messages. */
 export const ErrorCode = {
   PAYLOAD_JSON: 'HW_ERR_PAYLOAD_JSON',
@@ -27,3 +29,22 @@ export const ErrorCode = {
   SPOOL_FULL: 'HW_ERR_SPOOL_FULL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * What a device reads on `huewatch/v1/devices/{id}/errors` (topics.deviceErrors) when the
+ * platform drops one of its messages: the stable code, the first problem found, and where.
+ */
+export const deviceErrorMessage = z.object({
+  code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+  problem: z.string(),
+  /** the topic of the dropped message */
+  topic: z.string(),
+  /** when it was dropped, ISO 8601 UTC */
+  ts: z.string(),
+});
+export type DeviceErrorMessage = z.infer<typeof deviceErrorMessage>;
+
+export function deviceErrorPayload(code: ErrorCode, problem: string, topic: string, now: number): string {
+  const msg: DeviceErrorMessage = { code, problem, topic, ts: new Date(now).toISOString() };
+  return JSON.stringify(msg);
+}

@@ -15,6 +15,13 @@ export const topics = {
   cmd: (deviceId: string) => `${TOPIC_ROOT}/cmd/${deviceId}`,
   obs: (stationId: string) => `${TOPIC_ROOT}/obs/${stationId}`,
   /**
+   * What the platform refused of a device's messages, for the device (and its technician) to
+   * read: `{"code":"HW_ERR_…","problem":"…","topic":"…","ts":"…"}` (contract/errors.ts codes).
+   * MQTT 3.1.1 has no negative acknowledgement, so a refused reading is acknowledged and dropped;
+   * this is how the device learns why.
+   */
+  deviceErrors: (deviceId: string) => `${TOPIC_ROOT}/devices/${deviceId}/errors`,
+  /**
    * One retained topic per alert key below the area, so that every active alert of an area stays
    * retained at once (a single retained topic per area could hold only one). Residents subscribe
    * to `huewatch/v1/alerts/{areaCode}/#`.
