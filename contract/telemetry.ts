@@ -8,10 +8,33 @@ import { ErrorCode } from './errors.ts';
  * normalised `Reading` list.
  */
 
-/** Epoch milliseconds or ISO 8601 with an offset; UTC on the wire. */
+/**
+ * The latest time a reading may carry, epoch ms: 2262-04-11T23:47:16.854Z. InfluxDB keeps times
+ * as int64 nanoseconds (up to 9,223,372,036,854,775,806 ns), so this is the last millisecond every
+ * store can keep; a `Date` holds up to 8.64e15 ms, so every accepted time also formats
+ * (`toISOString` throws a RangeError past that). The earliest is the Unix epoch, 0.
+ */
+export const MAX_TS_MS = 9_223_372_036_854;
+export const MIN_TS_MS = 0;
+const TS_RANGE = `must be epoch milliseconds from ${MIN_TS_MS} to ${MAX_TS_MS} (1970-01-01T00:00:00.000Z to 2262-04-11T23:47:16.854Z)`;
+
+/** True when `ms` is a time a reading may carry (an integer within [MIN_TS_MS, MAX_TS_MS]). */
+export function isStorableTs(ms: number): boolean {
+  return Number.isInteger(ms) && ms >= MIN_TS_MS && ms <= MAX_TS_MS;
+}
+
+/** A reading time for a log or problem text; never throws (a time a Date cannot hold is shown as a number). */
+export function formatTs(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? `${ms} (epoch ms, out of range)` : d.toISOString();
+}
+
+const epochMs = z.number().int().min(MIN_TS_MS, TS_RANGE).max(MAX_TS_MS, TS_RANGE);
+
+/** Epoch milliseconds or ISO 8601 with an offset; UTC on the wire; within [MIN_TS_MS, MAX_TS_MS]. */
 export const timestamp = z.union([
-  z.number().int().nonnegative(),
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+  epochMs,
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)).pipe(epochMs),
 ]);
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
@@ -95,10 +118,10 @@ export function decodeTelemetry(payload: Uint8Array | string, opts: DecodeOption
   const maxAge = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   for (const r of readings) {
     if (r.ts > opts.now + maxFuture) {
-      return { ok: false, code: ErrorCode.TS_FUTURE, problem: `timestamp ${new Date(r.ts).toISOString()} is in the future` };
+      return { ok: false, code: ErrorCode.TS_FUTURE, problem: `ts: ${formatTs(r.ts)} is in the future` };
     }
     if (r.ts < opts.now - maxAge) {
-      return { ok: false, code: ErrorCode.TS_TOO_OLD, problem: `timestamp ${new Date(r.ts).toISOString()} is older than allowed` };
+      return { ok: false, code: ErrorCode.TS_TOO_OLD, problem: `ts: ${formatTs(r.ts)} is older than allowed` };
     }
   }
   return { ok: true, readings };
@@ -118,7 +141,7 @@ function fromSenml(records: z.infer<typeof senmlPayload>, now: number): DecodeRe
   const byTime = new Map<number, Reading>();
   let bt = 0;
   let bu: string | undefined;
-  for (const rec of records) {
+  for (const [i, rec] of records.entries()) {
     if (rec.bt !== undefined) bt = rec.bt;
     if (rec.bu !== undefined) bu = rec.bu;
     if (rec.n === undefined || rec.v === undefined) continue; // base-only record
@@ -129,6 +152,7 @@ function fromSenml(records: z.infer<typeof senmlPayload>, now: number): DecodeRe
     }
     const tSec = bt + (rec.t ?? 0);
     const ts = Math.round(tSec === 0 ? now : Math.abs(tSec) < SENML_RELATIVE_LIMIT_S ? now + tSec * 1000 : tSec * 1000);
+    if (!isStorableTs(ts)) return { ok: false, code: ErrorCode.PAYLOAD_INVALID, problem: `${i}.t: bt + t = ${tSec} s ${TS_RANGE}` };
     let reading = byTime.get(ts);
     if (!reading) byTime.set(ts, (reading = { ts, values: {} }));
     reading.values[rec.n] = rec.v;
