@@ -2,9 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startModbusTcpServer, type ModbusTcpServer } from '../../firmware-sim/modbus/tcp-server.ts';
 import { createPlcSim } from '../../firmware-sim/modbus/plc.ts';
 import { emptyBank } from '../../firmware-sim/modbus/pdu.ts';
-import { DEFAULT_MODBUS_FILE, loadModbusMap } from './load.ts';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../platform/log.ts';
+import { openEmbeddedStore } from '../../store/duckdb.ts';
+import { normaliseReading } from '../normalise.ts';
+import { DEFAULT_MODBUS_FILE, loadModbusMap, parseModbusMap } from './load.ts';
 import { ModbusError } from './errors.ts';
-import type { ModbusPoller } from './poller.ts';
+import { createModbusPoller, type ModbusPoller } from './poller.ts';
 import { pollerFor, sleep, withTransport } from './test-support.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -235,5 +239,69 @@ describe('operator writes', () => {
     expect(await code(poller.writeRegister('plc-x', 'nope', 0))).toBe('HW_ERR_MODBUS_DEVICE_UNKNOWN');
     expect(await code(poller.writeRegister(d.id, 'reporting_interval_s', 70000))).toBe('HW_ERR_MODBUS_VALUE_INVALID');
     expect(sim.bank.tables.holding.get(115)).toBe(sim.bank.tables.holding.get(115)); // gates untouched
+  });
+});
+
+describe('a float32 register holding NaN or ±Infinity', () => {
+  it('drops just that value, keeps the rest of the poll, counts it per register and shows it in health (degraded, register named)', async () => {
+    const bank = emptyBank();
+    const words: Record<number, number> = {
+      0: 0x7fc0, 1: 0x0000, // NaN (quiet)
+      2: 0x7f80, 3: 0x0000, // +Infinity
+      4: 0xff80, 5: 0x0000, // -Infinity
+      6: 0x422e, 7: 0x0000, // 43.5
+      8: 0x7fa0, 9: 0x0001, // NaN (signalling, another payload)
+    };
+    for (const [a, w] of Object.entries(words)) bank.tables.holding.set(Number(a), w);
+    bank.tables.holding.set(10, 120); // uint16 ×0.01 = 1.2
+    const server = track(await startModbusTcpServer({ bank, unitId: 1 }));
+    const store = await openEmbeddedStore({ file: ':memory:', log: silentLogger() });
+    cleanup.push(() => store.close());
+    const metrics = new Registry();
+    const poller = track(createModbusPoller({
+      config: parseModbusMap(`
+devices:
+  - id: nan-plc
+    station: ta-trach
+    transport: { kind: tcp, host: 127.0.0.1, port: ${server.port} }
+    unitId: 1
+    registers:
+      - { name: level_a, function: holding, address: 0, type: float32, metric: reservoir_level }
+      - { name: inflow_a, function: holding, address: 2, type: float32, metric: inflow }
+      - { name: outflow_a, function: holding, address: 4, type: float32, metric: outflow }
+      - { name: spill_a, function: holding, address: 6, type: float32, metric: spillway }
+      - { name: gate_a, function: holding, address: 8, type: float32, scale: 2, metric: gate_opening }
+      - { name: batt, function: holding, address: 10, type: uint16, scale: 0.01, metric: battery_v }
+`, 'test.yaml'),
+      metrics,
+      log: silentLogger(),
+      // the reading sink's path without MQTT: normalise, then the real store
+      accept: async (deviceId, station, readings) => store.writeReadings(readings.flatMap((r) => normaliseReading(r, deviceId, station).rows)),
+    }));
+    const h = await poller.pollNow('nan-plc');
+    expect(h.state).toBe('degraded');
+    expect(h.nonFinite).toEqual(['level_a', 'inflow_a', 'outflow_a', 'gate_a']);
+    expect(h.lastError).toMatchObject({ code: 'HW_ERR_MODBUS_VALUE_INVALID', kind: 'NON_FINITE', message: expect.stringContaining('level_a') });
+    expect(h.consecutiveFailures).toBe(0);
+    expect(h.values).toEqual({ spill_a: 43.5, batt: 1.2 });
+    expect(poller.stationHealth('ta-trach')[0]).toMatchObject({ state: 'degraded', nonFinite: ['level_a', 'inflow_a', 'outflow_a', 'gate_a'] });
+    // the good values of the same poll are stored, the non-finite ones are not
+    const latest = await store.latest('ta-trach');
+    expect(latest.map((l) => [l.metric, l.value, l.quality])).toEqual([['battery_v', 1.2, 'ok'], ['spillway', 43.5, 'ok']]);
+    expect(await store.count()).toBe(2);
+    const text = await metrics.metrics();
+    expect(text).toContain('huewatch_modbus_non_finite_values_total{device="nan-plc",register="level_a"} 1');
+    expect(text).toContain('huewatch_modbus_non_finite_values_total{device="nan-plc",register="gate_a"} 1');
+    expect(text).toContain('huewatch_modbus_device_up{device="nan-plc"} 0');
+    // the PLC measures again: ok, nothing named
+    bank.tables.holding.set(0, 0x422e);
+    bank.tables.holding.set(2, 0x0000);
+    bank.tables.holding.set(4, 0x0000);
+    bank.tables.holding.set(8, 0x0000);
+    bank.tables.holding.set(9, 0x0000);
+    const h2 = await poller.pollNow('nan-plc');
+    expect(h2.state).toBe('ok');
+    expect(h2.nonFinite).toEqual([]);
+    expect(await store.count()).toBe(8);
   });
 });

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Reading } from '../../contract/telemetry.ts';
+import { ThrottledLog } from '../../platform/throttled-log.ts';
 import { decodeValue, encodeValue } from './decode.ts';
 import { ModbusError, ModbusErrorCode } from './errors.ts';
 import { planRequests, type ReadRequest } from './plan.ts';
@@ -14,7 +15,7 @@ import { createModbusLink, type ModbusLink } from './transport.ts';
  * no difference between a polled and a pushed reading.
  */
 
-export type AcceptReadings = (deviceId: string, station: string, readings: readonly Reading[]) => Promise<void>;
+export type AcceptReadings = (deviceId: string, station: string, readings: readonly Reading[]) => Promise<unknown>;
 
 export interface ModbusPollerDeps {
   config: ModbusConfig;
@@ -27,11 +28,16 @@ export interface ModbusPollerDeps {
 
 /** Consecutive failed polls after which a device is `down` rather than `degraded`. */
 export const DOWN_AFTER_FAILURES = 3;
+/** A register that keeps reading NaN/Infinity is logged at most once per this interval. */
+export const NON_FINITE_LOG_INTERVAL_MS = 60_000;
 
 export interface DeviceHealth {
   deviceId: string;
   station: string;
-  /** ok: last poll read everything; degraded: some failures; down: unreachable or failing repeatedly */
+  /**
+   * ok: last poll read everything; degraded: some failures, or a register held no number
+   * (`nonFinite`); down: unreachable or failing repeatedly
+   */
   state: 'ok' | 'degraded' | 'down' | 'idle';
   connected: boolean;
   polls: number;
@@ -42,8 +48,14 @@ export interface DeviceHealth {
   /** counts by kind: TIMEOUT, DISCONNECTED, BAD_REPLY, SINK, or the exception name */
   errors: Record<string, number>;
   lastError?: { code: string; kind: string; message: string; at: number };
-  /** last decoded engineering value of every polled register, by register name */
+  /** last decoded engineering value of every polled register, by register name (finite values only) */
   values: Record<string, number>;
+  /**
+   * Registers whose value in the last poll was NaN or ±Infinity (a float32 the PLC marks as
+   * "no measurement", or a fault): not a measurement, so dropped, not stored; the rest of the poll
+   * is kept. Counted in `huewatch_modbus_non_finite_values_total{device,register}`.
+   */
+  nonFinite: string[];
 }
 
 export interface WriteResult {
@@ -79,8 +91,15 @@ export function createModbusPoller(deps: ModbusPollerDeps) {
     registers: [reg],
   });
   const lastGood = new Gauge({ name: 'huewatch_modbus_last_good_poll_seconds', help: 'Unix time of the last complete poll', labelNames: ['device'], registers: [reg] });
-  const up = new Gauge({ name: 'huewatch_modbus_device_up', help: '1 when the last poll of the device read everything', labelNames: ['device'], registers: [reg] });
+  const up = new Gauge({ name: 'huewatch_modbus_device_up', help: '1 when the last poll of the device read everything, every value a number', labelNames: ['device'], registers: [reg] });
   const registersRead = new Counter({ name: 'huewatch_modbus_registers_read_total', help: 'Registers (and bits) read', labelNames: ['device'], registers: [reg] });
+  const nonFiniteValues = new Counter({
+    name: 'huewatch_modbus_non_finite_values_total',
+    help: 'Register values that decoded to NaN or ±Infinity: dropped (not a measurement), the rest of the poll kept',
+    labelNames: ['device', 'register'],
+    registers: [reg],
+  });
+  const nonFiniteLog = new ThrottledLog(log, NON_FINITE_LOG_INTERVAL_MS, now);
   const reconnects = new Counter({ name: 'huewatch_modbus_connects_total', help: 'Connection attempts by device and result', labelNames: ['device', 'result'], registers: [reg] });
 
   const runs = new Map<string, DeviceRun>();
@@ -89,7 +108,7 @@ export function createModbusPoller(deps: ModbusPollerDeps) {
       device,
       link: createModbusLink(device),
       requests: planRequests(device.registers.filter((r) => r.metric !== undefined), device),
-      health: { deviceId: device.id, station: device.station, state: 'idle', connected: false, polls: 0, consecutiveFailures: 0, errors: {}, values: {} },
+      health: { deviceId: device.id, station: device.station, state: 'idle', connected: false, polls: 0, consecutiveFailures: 0, errors: {}, values: {}, nonFinite: [] },
       nextConnectAt: 0,
       backoffMs: device.reconnectInitialMs,
       queue: Promise.resolve(),
@@ -155,6 +174,7 @@ export function createModbusPoller(deps: ModbusPollerDeps) {
     h.lastPollAt = started;
     const endTimer = latency.startTimer({ device: run.device.id });
     const values: Reading['values'] = {};
+    const nonFinite: string[] = [];
     let failed = 0;
     if (!(await ensureConnected(run))) {
       failed = run.requests.length;
@@ -176,6 +196,16 @@ export function createModbusPoller(deps: ModbusPollerDeps) {
         registersRead.inc({ device: run.device.id }, req.count);
         for (const p of req.points) {
           const value = decodeValue(words.slice(p.index, p.index + widthOf(p.register.type)), p.register);
+          if (!Number.isFinite(value)) {
+            // NaN/±Infinity is not a measurement: drop this value only, keep the rest of the poll
+            nonFinite.push(p.register.name);
+            delete h.values[p.register.name];
+            nonFiniteValues.inc({ device: run.device.id, register: p.register.name });
+            nonFiniteLog.warn(`${run.device.id}\u0000${p.register.name}`, {
+              device: run.device.id, register: p.register.name, value: String(value), words: words.slice(p.index, p.index + widthOf(p.register.type)),
+            }, 'modbus register holds no number (NaN/Infinity): value dropped');
+            continue;
+          }
           h.values[p.register.name] = value;
           if (p.register.metric) values[p.register.metric] = value;
         }
@@ -184,9 +214,20 @@ export function createModbusPoller(deps: ModbusPollerDeps) {
     endTimer();
     h.connected = run.link.isOpen;
     h.lastLatencyMs = now() - started;
-    const result = failed === 0 ? 'ok' : failed < run.requests.length ? 'partial' : 'failed';
+    const result = failed === 0 ? (nonFinite.length === 0 ? 'ok' : 'partial') : failed < run.requests.length ? 'partial' : 'failed';
     polls.inc({ device: run.device.id, result });
-    if (result === 'ok') {
+    h.nonFinite = nonFinite;
+    if (nonFinite.length > 0) {
+      const message = `register(s) ${nonFinite.join(', ')} held NaN/Infinity: value(s) dropped`;
+      h.errors.NON_FINITE = (h.errors.NON_FINITE ?? 0) + nonFinite.length;
+      h.lastError = { code: ModbusErrorCode.VALUE_INVALID, kind: 'NON_FINITE', message, at: now() };
+    }
+    if (failed === 0 && nonFinite.length > 0) {
+      // the device answered: not a communication failure (never `down` for this), but not ok either
+      h.consecutiveFailures = 0;
+      h.state = 'degraded';
+      up.set({ device: run.device.id }, 0);
+    } else if (result === 'ok') {
       h.consecutiveFailures = 0;
       h.lastGoodPollAt = started;
       h.state = 'ok';
