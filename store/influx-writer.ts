@@ -116,7 +116,7 @@ export class GroupCommitWriter {
         return;
       } catch (err) {
         const delay = this.#delay(attempt, err);
-        const giveUp = !retriable(err) || attempt > this.opts.maxRetries || this.#closed
+        const giveUp = classify(err) !== 'retry' || attempt > this.opts.maxRetries || this.#closed
           || Date.now() - started + delay > this.opts.maxRetryTime;
         if (giveUp) throw toStoreError(err, attempt);
         this.onRetry();
@@ -138,18 +138,38 @@ export class GroupCommitWriter {
   }
 }
 
+/** Statuses that refuse the points of this request, not the store: a bad line, a field type
+ * conflict (1.x and 2.x answer 400, writing the other points of the batch), a point outside the
+ * retention period (2.x: 422). Only these make a reading "refused for good". */
+const POINT_REFUSALS: ReadonlySet<number> = new Set([400, 422]);
+
 /**
- * The client's rule (network errors, 408/425/429/5xx) minus 404: a missing bucket or database is
- * configuration, and retrying it only delays the caller's spool.
+ * What a failed write means:
+ * - `retry`: network errors, 408/425/429/5xx (the client's rule): retried here with backoff, then
+ *   HW_ERR_STORE_UNAVAILABLE;
+ * - `outage`: the store refuses every write whatever the points: 404 (database or bucket not
+ *   found), 401/403 (token, permissions), any other status but 400/422. Not retried here (retrying
+ *   only delays the caller), but HW_ERR_STORE_UNAVAILABLE too, never REJECTED: the caller spools
+ *   and replays once the configuration is fixed; nothing is dropped for it;
+ * - `refused`: 400/422, the points of this request (HW_ERR_STORE_REJECTED): the caller retries the
+ *   rows one by one and drops only those still refused.
  */
-function retriable(err: unknown): boolean {
-  if (err instanceof HttpError && err.statusCode === 404) return false;
-  return canRetryHttpCall(err);
+export function classify(err: unknown): 'retry' | 'outage' | 'refused' {
+  if (err instanceof HttpError) {
+    const status = err.statusCode;
+    if (POINT_REFUSALS.has(status)) return 'refused';
+    // not the client's list (canRetryHttpCall): it retries 404 too
+    if (status === 408 || status === 425 || status === 429 || status >= 500) return 'retry';
+    return 'outage';
+  }
+  return canRetryHttpCall(err) ? 'retry' : 'outage';
 }
 
 function toStoreError(err: unknown, attempts: number): InfluxStoreError {
   const status = err instanceof HttpError ? err.statusCode : undefined;
-  const code = retriable(err) ? InfluxErrorCode.UNAVAILABLE : InfluxErrorCode.REJECTED;
+  const kind = classify(err);
+  const code = kind === 'refused' ? InfluxErrorCode.REJECTED : InfluxErrorCode.UNAVAILABLE;
   const what = err instanceof Error ? err.message : String(err);
-  return new InfluxStoreError(code, `InfluxDB write failed after ${attempts} attempt(s): ${what}`, status);
+  const why = kind === 'outage' ? ` (the store refuses every write: ${status === 404 ? 'database or bucket not found' : status === 401 || status === 403 ? 'not authorised' : 'configuration'}; readings are kept for replay)` : '';
+  return new InfluxStoreError(code, `InfluxDB write failed after ${attempts} attempt(s): ${what}${why}`, status, kind === 'outage');
 }

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../platform/log.ts';
 import { describeTimeSeriesStoreContract } from './contract-suite.ts';
-import { InfluxErrorCode, openInfluxStore, type InfluxStoreOptions } from './influx.ts';
+import { Registry } from 'prom-client';
+import { InfluxErrorCode, InfluxStoreError, openInfluxStore, toLines, type InfluxStoreOptions } from './influx.ts';
 import { StoreErrorCode } from './serial-queue.ts';
 import {
   createInflux2Bucket, freePort, influxql, startInfluxd, startV2WriteShim, type RunningServer, type WriteShim,
@@ -111,7 +112,6 @@ describe('the InfluxDB adapter on InfluxDB 1.6.7', () => {
     const { store } = await freshStore();
     const before = shim.writes;
     const ok = reading('a-luoi', 'rainfall', T0, 1);
-    expect(await codeOf(store.writeReadings([ok, { ...ok, value: Number.NaN }]))).toBe(StoreErrorCode.BAD_REQUEST);
     expect(await codeOf(store.writeReadings([ok, { ...ok, station: '' }]))).toBe(StoreErrorCode.BAD_REQUEST);
     expect(await codeOf(store.writeReadings([ok, { ...ok, station: 'ends-in\\' }]))).toBe(StoreErrorCode.BAD_REQUEST);
     expect(await codeOf(store.writeReadings([ok, { ...ok, ts: T0 + 0.5 }]))).toBe(StoreErrorCode.BAD_REQUEST);
@@ -119,6 +119,34 @@ describe('the InfluxDB adapter on InfluxDB 1.6.7', () => {
     expect(await codeOf(store.series({ station: 'a-luoi', metric: 'rainfall', from: T0, to: T0 + 1, every: 0 }))).toBe(StoreErrorCode.BAD_REQUEST);
     expect(shim.writes).toBe(before);
     expect(await store.count()).toBe(0);
+    await store.close();
+  });
+
+  it('never emits a NaN/Infinity field: drops that reading alone, counts it, and writes the rest of the batch', async () => {
+    const metrics = new Registry();
+    const { store } = await freshStore({ metrics });
+    const ok = (ts: number, metric: StoredReading['metric'] = 'reservoir_level') => reading('ta-trach', metric, T0 + ts, 43.5 + ts, { device: 'plc-ta-trach', seq: ts });
+    // one Modbus poll: good registers beside a NaN and an Infinity of the same point
+    await store.writeReadings([ok(0), { ...ok(0, 'inflow'), value: Number.NaN }, { ...ok(0, 'outflow'), value: Number.POSITIVE_INFINITY }, ok(0, 'spillway'), ok(1)]);
+    expect(await store.count({ station: 'ta-trach' })).toBe(3);
+    expect((await store.latest('ta-trach')).map((l) => l.metric)).toEqual(['reservoir_level', 'spillway']);
+    expect(await metrics.metrics()).toContain('huewatch_store_non_finite_dropped_total{store="influx"} 2');
+    expect(toLines([{ ...ok(2), value: Number.NEGATIVE_INFINITY }], () => undefined)).toEqual([]);
+    await store.writeReadings([{ ...ok(3), value: Number.NaN }]); // nothing left to send: resolves, sends nothing
+    expect(await store.count({ station: 'ta-trach' })).toBe(3);
+    await store.close();
+  });
+
+  it('takes a missing database (404) as an outage: HW_ERR_STORE_UNAVAILABLE, not a refusal, without retrying inside the call', async () => {
+    const store = await openInfluxStore({ url: shim.url, org: 'huewatch', bucket: `never_created_${++dbs}`, log, writeOptions: { minRetryDelay: 10 } });
+    const before = shim.writes;
+    const err = await store.writeReadings([reading('kim-long', 'water_level', T0, 2)]).then(() => undefined, (e: unknown) => e as InfluxStoreError);
+    expect(err).toMatchObject({ code: InfluxErrorCode.UNAVAILABLE, status: 404, outage: true });
+    expect(shim.writes - before).toBe(1);
+    for (const status of [401, 403]) {
+      shim.failWrites(1, status);
+      expect(await store.writeReadings([reading('kim-long', 'water_level', T0, 2)]).catch((e: unknown) => e)).toMatchObject({ code: InfluxErrorCode.UNAVAILABLE, status, outage: true });
+    }
     await store.close();
   });
 

@@ -5,7 +5,8 @@ import type { Logger } from '../platform/log.ts';
 import { GroupCommitWriter, type InfluxWriteOptions } from './influx-writer.ts';
 import { badRequest, ident, literal, runInfluxQL, type QueryTarget, type StatementResult } from './influxql.ts';
 import { escapeKey, escapeMeasurement, formatFloat, LineProtocolError, quoteString } from './line-protocol.ts';
-import { StoreError, StoreErrorCode } from './serial-queue.ts';
+import { ThrottledLog } from '../platform/throttled-log.ts';
+import { nonFiniteCounter, ROW_PROBLEM_LOG_INTERVAL_MS, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
   AGGREGATES, RESOLUTION_MS, type Aggregate, type LatestValue, type RetentionPolicy, type SeriesPoint, type SeriesQuery,
   type StoredReading, type TimeSeriesStore,
@@ -111,8 +112,16 @@ export async function openInfluxStore(opts: InfluxStoreOptions): Promise<InfluxS
   const retries = reg && ((reg.getSingleMetric('huewatch_influx_write_retries_total') as Counter | undefined) ?? new Counter({
     name: 'huewatch_influx_write_retries_total', help: 'InfluxDB write batches retried after a failure', registers: [reg],
   }));
-  return new InfluxStore(new GroupCommitWriter(api, write, log, () => retries?.inc()), target);
+  const nonFinite = reg && nonFiniteCounter(reg);
+  const throttled = new ThrottledLog(log, ROW_PROBLEM_LOG_INTERVAL_MS);
+  const onNonFinite = (r: StoredReading) => {
+    nonFinite?.inc({ store: 'influx' });
+    throttled.warn(`${r.station}\u0000${r.metric}`, { station: r.station, metric: r.metric, ts: r.ts, device: r.device, seq: r.seq, value: String(r.value) },
+      'reading with a non-finite value (NaN/Infinity) dropped: line protocol cannot carry it; the rest of the batch is written');
+  };
+  return new InfluxStore(new GroupCommitWriter(api, write, log, () => retries?.inc()), target, onNonFinite);
 }
+
 
 export class InfluxStore implements TimeSeriesStore {
   #closing: Promise<void> | undefined;
@@ -121,15 +130,19 @@ export class InfluxStore implements TimeSeriesStore {
   /** raw readings before this were deleted by an earlier run: buckets there are final */
   #rawCutDone = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly writer: GroupCommitWriter, private readonly target: QueryTarget) {}
+  constructor(
+    private readonly writer: GroupCommitWriter,
+    private readonly target: QueryTarget,
+    private readonly onNonFinite: (r: StoredReading) => void = () => undefined,
+  ) {}
 
   /** Resolves once InfluxDB has answered 204 for every line of `rows`. */
   async writeReadings(rows: readonly StoredReading[]): Promise<void> {
     if (this.#closing) throw closedError();
     if (rows.length === 0) return;
-    const lines = toLines(rows);
+    const lines = toLines(rows, this.onNonFinite);
     for (const r of rows) if (r.ts < this.#dirtyFrom) this.#dirtyFrom = r.ts;
-    await this.writer.write(lines);
+    if (lines.length > 0) await this.writer.write(lines);
   }
 
   async series(q: SeriesQuery): Promise<SeriesPoint[]> {
@@ -282,8 +295,13 @@ interface PendingPoint { ts: number; rows: StoredReading[] }
  * rule the server applies between calls. Everything is checked before anything is sent. Plain
  * strings from precomputed parts, grouped by series then by numeric ts (no per-row key strings:
  * garbage collection was most of the cost).
+ *
+ * A row whose value is NaN or ±Infinity is never emitted (line protocol has no such float, and it is
+ * not a measurement): it is left out and handed to `onNonFinite`, and the rest of the batch goes
+ * out, so one bad value cannot cost the good readings of a whole poll or batch. Without
+ * `onNonFinite` such a row refuses the call (HW_ERR_BAD_REQUEST), as any other row it cannot write.
  */
-export function toLines(rows: readonly StoredReading[]): string[] {
+export function toLines(rows: readonly StoredReading[], onNonFinite?: (r: StoredReading) => void): string[] {
   // series prefix "measurement,station=..." → ts → point
   const series = new Map<string, Map<number, PendingPoint>>();
   const prefixes = new Map<string, Map<string, string>>(); // station → measurement → prefix
@@ -292,6 +310,10 @@ export function toLines(rows: readonly StoredReading[]): string[] {
       const parts = LINE_PARTS.get(r.metric);
       if (!parts) throw badRequest(`unknown metric "${r.metric}"`);
       requireInt('ts', r.ts);
+      if (!Number.isFinite(r.value) && onNonFinite) {
+        onNonFinite(r);
+        continue;
+      }
       let byMeasurement = prefixes.get(r.station);
       if (!byMeasurement) prefixes.set(r.station, (byMeasurement = new Map()));
       let prefix = byMeasurement.get(parts.measurement);

@@ -10,7 +10,11 @@ import { StoreError, StoreErrorCode } from './serial-queue.ts';
 export const InfluxErrorCode = {
   /** the server could not be reached, timed out or answered 5xx/429 (after retries, for writes) */
   UNAVAILABLE: ErrorCode.STORE_UNAVAILABLE,
-  /** the server refused the request (4xx: bad line, field type conflict, unknown database, no auth) */
+  /**
+   * the server refused the points of the request (writes: 400/422, a bad line or a field type
+   * conflict; queries: any 4xx or statement error). A write refused whatever its points (404
+   * missing database or bucket, 401/403) is UNAVAILABLE with `outage` set, never this.
+   */
   REJECTED: ErrorCode.STORE_REJECTED,
 } as const;
 export type InfluxErrorCode = (typeof InfluxErrorCode)[keyof typeof InfluxErrorCode];
@@ -18,7 +22,11 @@ export type InfluxErrorCode = (typeof InfluxErrorCode)[keyof typeof InfluxErrorC
 /** StoreError widened with the codes above; `code` is what callers and tests match on. */
 export class InfluxStoreError extends Error {
   override readonly name = 'InfluxStoreError';
-  constructor(readonly code: InfluxErrorCode, message: string, readonly status?: number) {
+  /**
+   * `outage`: the store refuses every write (404 database/bucket not found, 401/403): the code is
+   * UNAVAILABLE, so callers keep the readings (spool) instead of dropping them.
+   */
+  constructor(readonly code: InfluxErrorCode, message: string, readonly status?: number, readonly outage = false) {
     super(message);
   }
 }

@@ -1,3 +1,4 @@
+import { Counter, type Registry } from 'prom-client';
 import { ErrorCode } from '../contract/errors.ts';
 
 /** Stable codes for store failures (STYLE.md "stable error codes"), defined in contract/errors.ts. */
@@ -70,3 +71,18 @@ export class SerialQueue {
     return this.#tail;
   }
 }
+
+/**
+ * Shared by both stores (get-or-create in a registry): readings dropped because their value was
+ * NaN or ±Infinity, which is not a measurement. Such a row is dropped alone; the rest of its batch
+ * is written (store/README.md "Rows that are not measurements").
+ */
+export function nonFiniteCounter(reg: Registry): Counter<'store'> {
+  return (reg.getSingleMetric('huewatch_store_non_finite_dropped_total') as Counter<'store'> | undefined) ?? new Counter({
+    name: 'huewatch_store_non_finite_dropped_total', labelNames: ['store'] as const, registers: [reg],
+    help: 'Readings whose value was NaN or ±Infinity (not a measurement): dropped alone, the rest of their batch written',
+  });
+}
+
+/** A problem of one reading (a non-finite value, a replaced reading) is logged at most once per this interval. */
+export const ROW_PROBLEM_LOG_INTERVAL_MS = 60_000;

@@ -136,4 +136,55 @@ describe('the on-disk spool in front of a store', () => {
     await slow.close();
     await store.close();
   });
+
+  it('spools, drops nothing and reports an outage while the database does not exist (404), and replays everything once it is created', async () => {
+    const db = `missing_${++dbs}`; // never created yet: influxd answers 404 "database not found"
+    const store = await openInfluxStore({ url: shim.url, org: 'o', bucket: db, log, writeOptions: fast });
+    const metrics = new Registry();
+    const spool = await openSpoolingStore(spoolOpts(store, metrics, { replayBatchRows: 40 }));
+    expect(spool.outage).toBe(false);
+    expect(spool.problems()).toEqual([]);
+    for (let i = 0; i < 100; i += 10) await spool.writeReadings(range(i, 10)); // each call resolves: spooled, not dropped
+    expect(spool.depth).toBe(100);
+    expect(spool.outage).toBe(true);
+    expect(spool.problems()).toEqual([expect.objectContaining({
+      code: ErrorCode.STORE_UNAVAILABLE, status: 404, refusesAll: true, depth: 100, problem: expect.stringMatching(/database not found/),
+    })]);
+    expect(await metric(metrics, 'huewatch_store_outage')).toBe(1);
+    // the replay keeps trying with backoff, and drops nothing
+    await waitFor(async () => (await metric(metrics, 'huewatch_spool_replay_retries_total')) >= 2, 5000, 'replay retries');
+    expect(spool.depth).toBe(100);
+    expect(await metric(metrics, 'huewatch_spool_dropped_readings_total')).toBe(0);
+    await influxql(influxd.url, `CREATE DATABASE "${db}"`);
+    await waitFor(() => spool.depth === 0, 10_000, 'the replay once the database exists');
+    expect(await spool.count()).toBe(100);
+    expect(spool.outage).toBe(false);
+    expect(spool.problems()).toEqual([]);
+    expect(await metric(metrics, 'huewatch_store_outage')).toBe(0);
+    expect(await metric(metrics, 'huewatch_spool_dropped_readings_total')).toBe(0);
+    expect(await metric(metrics, 'huewatch_store_written_readings_total', { path: 'replay' })).toBe(100);
+    await spool.close();
+    await store.close();
+  });
+
+  it('treats 401 and 403 as an outage (spooled), and a 400 for a point as that point refused', async () => {
+    const { store } = await freshInflux();
+    const metrics = new Registry();
+    const spool = await openSpoolingStore(spoolOpts(store, metrics));
+    shim.failWrites(1, 401);
+    await spool.writeReadings(range(0, 5));
+    expect(spool.depth).toBe(5);
+    expect(spool.problems()[0]).toMatchObject({ status: 401, refusesAll: true });
+    await waitFor(() => spool.depth === 0, 5000, 'the replay after 401');
+    shim.failWrites(3, 403);
+    await spool.writeReadings(range(5, 5));
+    await waitFor(() => spool.depth === 0 && !spool.outage, 5000, 'the replay after 403');
+    expect(await spool.count()).toBe(10);
+    expect(await metric(metrics, 'huewatch_spool_dropped_readings_total')).toBe(0);
+    shim.failWrites(1, 400);
+    expect(await codeOf(spool.writeReadings(range(10, 1)))).toBe(ErrorCode.STORE_REJECTED);
+    expect(spool.depth).toBe(0);
+    await spool.close();
+    await store.close();
+  });
 });

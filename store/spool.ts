@@ -49,6 +49,24 @@ const CHUNK_ROWS = 2048;
 /** codes that say "the primary will not take this, ever": spooling them would block the replay */
 const REFUSED_CODES: ReadonlySet<string> = new Set([ErrorCode.BAD_REQUEST, ErrorCode.STORE_REJECTED]);
 
+/** What /health shows while the primary does not take writes (readings are spooled meanwhile). */
+export interface StoreProblem {
+  /** the primary's error code, e.g. HW_ERR_STORE_UNAVAILABLE */
+  code: string;
+  /** the primary's last error message, e.g. "… 404 … database not found" */
+  problem: string;
+  /** HTTP status, when the primary is a remote store that answered */
+  status?: number;
+  /** true when the store refuses every write (missing database/bucket, auth): fix the configuration */
+  refusesAll: boolean;
+  /** epoch ms of the first failure of this outage */
+  since: number;
+  /** epoch ms of the latest failure */
+  lastAt: number;
+  /** readings waiting in the spool */
+  depth: number;
+}
+
 /**
  * A TimeSeriesStore in front of another one that never loses an accepted write while the other is
  * down or slow (DESIGN.md "Storage": ingest spools to disk and replays in order).
@@ -95,6 +113,9 @@ export class SpoolingStore implements TimeSeriesStore {
   readonly #stop = new AbortController();
   #spoolSince = 0;
   #replayedThisOutage = 0;
+  /** set from a failed primary write (not a refusal) until the primary takes a write again */
+  #outage: Omit<StoreProblem, 'depth'> | undefined;
+  readonly #now: () => number;
 
   constructor(opts: SpoolingStoreOptions) {
     this.#o = {
@@ -103,13 +124,50 @@ export class SpoolingStore implements TimeSeriesStore {
     };
     this.#log = opts.log.child({ module: 'spool' });
     const now = () => (opts.clock ?? Date).now();
+    this.#now = now;
     this.#throttled = new ThrottledLog(this.#log, 10_000, now);
-    this.#m = spoolMetrics(opts.metrics, opts.file, () => this.#depth);
+    this.#m = spoolMetrics(opts.metrics, opts.file, () => this.#depth, () => (this.#outage ? 1 : 0));
   }
 
   /** rows waiting in the spool (committed) */
   get depth(): number {
     return this.#depth;
+  }
+
+  /**
+   * True while the primary store does not take writes (unreachable, timing out, or refusing every
+   * write: a missing database or bucket, 401/403): readings are being spooled, not stored. Also
+   * `huewatch_store_outage` (1/0) in /metrics. Clears when the primary takes a write again.
+   */
+  get outage(): boolean {
+    return this.#outage !== undefined;
+  }
+
+  /** For /health: empty when the primary takes writes; otherwise the outage, with the spool depth. */
+  problems(): StoreProblem[] {
+    return this.#outage ? [{ ...this.#outage, depth: this.#depth }] : [];
+  }
+
+  #primaryFailed(err: unknown): void {
+    const status = (err as { status?: unknown }).status;
+    const refusesAll = (err as { outage?: unknown }).outage === true;
+    const at = this.#now();
+    const since = this.#outage?.since ?? at;
+    const wasRefusingAll = this.#outage?.refusesAll;
+    this.#outage = {
+      code: codeOf(err), problem: err instanceof Error ? err.message : String(err), refusesAll, since, lastAt: at,
+      ...(typeof status === 'number' ? { status } : {}),
+    };
+    if (refusesAll && !wasRefusingAll) {
+      // not throttled with the rest: this needs an operator (create the database, fix the token)
+      this.#log.error({ code: codeOf(err), status, problem: this.#outage.problem }, 'store refuses every write: readings are spooled until it takes them');
+    }
+  }
+
+  #primaryTook(): void {
+    if (!this.#outage) return;
+    this.#log.info({ seconds: Math.round((this.#now() - this.#outage.since) / 1000), code: this.#outage.code }, 'store takes writes again');
+    this.#outage = undefined;
   }
 
   /** Opens (or recovers) the spool file; replays what a previous run left in it. */
@@ -145,9 +203,11 @@ export class SpoolingStore implements TimeSeriesStore {
         await withTimeout(this.#o.primary.writeReadings(rows), this.#o.primaryTimeoutMs);
         end();
         this.#m.written.inc({ path: 'primary' }, rows.length);
+        this.#primaryTook();
         return;
       } catch (err) {
         if (REFUSED_CODES.has(codeOf(err))) throw err;
+        this.#primaryFailed(err);
         this.#m.primaryFailures.inc({ code: codeOf(err) });
         this.#throttled.warn('primary', { err: String(err), code: codeOf(err) }, 'store write failed: spooling to disk');
       }
@@ -248,17 +308,21 @@ export class SpoolingStore implements TimeSeriesStore {
       try {
         await withTimeout(this.#o.primary.writeReadings(batch.rows), this.#o.primaryTimeoutMs);
       } catch (err) {
-        if (REFUSED_CODES.has(codeOf(err))) {
-          await this.#replayOneByOne(batch.rows, err);
-        } else {
+        // a refused batch is retried row by row; if the primary fails (not refuses) meanwhile, the
+        // whole batch is retried after the pause like any failed batch (rows already written are
+        // rewritten: idempotent)
+        const failure = REFUSED_CODES.has(codeOf(err)) ? await this.#replayOneByOne(batch.rows, err).then(() => undefined, (e: unknown) => e) : err;
+        if (failure !== undefined) {
+          this.#primaryFailed(failure);
           this.#m.retries.inc();
-          this.#throttled.warn('replay', { err: String(err), code: codeOf(err), depth: this.#depth, retryInMs: delay }, 'spool replay failed, retrying');
+          this.#throttled.warn('replay', { err: String(failure), code: codeOf(failure), depth: this.#depth, retryInMs: delay }, 'spool replay failed, retrying');
           await this.#pause(delay);
           delay = Math.min(delay * 2, this.#o.retryDelayMs.max);
           continue;
         }
       }
       delay = this.#o.retryDelayMs.min;
+      this.#primaryTook();
       await this.#queue.run(() => this.#conn!.run('DELETE FROM spool WHERE id <= $1', [BigInt(batch.lastId)], [BIGINT]));
       this.#depth -= batch.rows.length;
       this.#replayedThisOutage += batch.rows.length;
@@ -339,7 +403,7 @@ function withTimeout(p: Promise<void>, ms: number): Promise<void> {
 }
 
 /** One set per registry (get-or-create, as ingest/reading-sink.ts does). */
-function spoolMetrics(registry: Registry, file: string, depthNow: () => number) {
+function spoolMetrics(registry: Registry, file: string, depthNow: () => number, outageNow: () => number) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   const registers = [registry];
   return {
@@ -366,6 +430,11 @@ function spoolMetrics(registry: Registry, file: string, depthNow: () => number) 
     dropped: get('huewatch_spool_dropped_readings_total', () => new Counter({
       name: 'huewatch_spool_dropped_readings_total', registers, labelNames: ['code'] as const,
       help: 'Spooled readings the store refused for good during replay, removed from the spool',
+    })),
+    outage: get('huewatch_store_outage', () => new Gauge({
+      name: 'huewatch_store_outage', registers,
+      help: '1 while the primary store does not take writes (down, timing out, or refusing every write: missing database/bucket, auth); readings are spooled',
+      collect() { this.set(outageNow()); },
     })),
     depth: get('huewatch_spool_depth_readings', () => new Gauge({
       name: 'huewatch_spool_depth_readings', registers, help: 'Readings waiting in the on-disk spool',
