@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../contract/alert.ts';
-import { silentLogger } from '../platform/log.ts';
+import { Registry } from 'prom-client';
+import { createLogger, silentLogger } from '../platform/log.ts';
 import { describeTimeSeriesStoreContract } from './contract-suite.ts';
 import { openEmbeddedStore, type EmbeddedStore } from './duckdb.ts';
 import { StoreErrorCode } from './serial-queue.ts';
@@ -191,5 +192,71 @@ describe('the embedded store file outlives the process that wrote it', () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, file], { cwd: root });
     expect(stdout.trim()).toBe('1');
+  });
+});
+
+describe('the embedded store counts what last-write-wins replaces', () => {
+  function capture() {
+    const lines: Array<Record<string, unknown>> = [];
+    return { lines, log: createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) }) };
+  }
+  const row = (ts: number, value: number, seq: number | undefined, extra: Partial<StoredReading> = {}): StoredReading =>
+    ({ station: 'kim-long', device: 'kl-01', metric: 'water_level', ts: T0 + ts, value, quality: 'ok', ...(seq === undefined ? {} : { seq }), ...extra });
+
+  it('keeps the last write, counts rows whose value or seq differed in huewatch_store_readings_replaced_total, and logs both seqs once per interval', async () => {
+    const metrics = new Registry();
+    const { lines, log: captured } = capture();
+    const store = await openEmbeddedStore({ file: freshFile(), log: captured, metrics });
+    try {
+      await store.writeReadings([row(0, 1, 1), row(1000, 2, 2), row(2000, 3, 3)]);
+      // redelivery: same value and seq, nothing replaced
+      await store.writeReadings([row(0, 1, 1), row(1000, 2, 2)]);
+      // another seq for an existing (station, metric, ts): replaced, last write wins
+      await store.writeReadings([row(1000, 2, 99), row(3000, 4, 4)]);
+      // same seq, another value: replaced too; and a change of seq on a second row in the same batch
+      await store.writeReadings([row(2000, 3.5, 3), row(0, 1, 7)]);
+      expect(await store.series({ station: 'kim-long', metric: 'water_level', from: T0, to: T0 + 10_000 })).toEqual([
+        { ts: T0, value: 1 }, { ts: T0 + 1000, value: 2 }, { ts: T0 + 2000, value: 3.5 }, { ts: T0 + 3000, value: 4 },
+      ]);
+      expect(await store.count()).toBe(4);
+      expect(store.stats.replacedReadings).toBe(3);
+      expect(await metrics.metrics()).toContain('huewatch_store_readings_replaced_total 3');
+      const logged = lines.filter((l) => String(l.msg).startsWith('stored readings replaced'));
+      expect(logged).toHaveLength(1); // the second batch with replacements falls in the same interval
+      expect(logged[0]).toMatchObject({ replaced: 1, station: 'kim-long', metric: 'water_level', ts: T0 + 1000, storedSeq: 2, newSeq: 99 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('counts a replacement of a reading written before the file was reopened', async () => {
+    const file = freshFile();
+    const first = await openEmbeddedStore({ file, log });
+    await first.writeReadings([row(0, 1, 1), row(5000, 2, 2)]);
+    await first.close();
+    const store = await openEmbeddedStore({ file, log });
+    try {
+      await store.writeReadings([row(6000, 3, 3)]); // newer than anything stored: nothing to compare
+      await store.writeReadings([row(5000, 2, 12), row(7000, 4, 4)]);
+      expect(store.stats.replacedReadings).toBe(1);
+      expect(await store.series({ station: 'kim-long', metric: 'water_level', from: T0, to: T0 + 10_000 })).toHaveLength(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('drops a NaN/Infinity row alone: the rest of its batch is stored, nothing is stored as ok', async () => {
+    const metrics = new Registry();
+    const store = await openEmbeddedStore({ file: freshFile(), log, metrics });
+    try {
+      await store.writeReadings([row(0, 1, 1), row(1000, Number.NaN, 2), row(2000, Number.POSITIVE_INFINITY, 3), row(3000, 4, 4), row(4000, Number.NEGATIVE_INFINITY, 5)]);
+      expect(await store.series({ station: 'kim-long', metric: 'water_level', from: T0, to: T0 + 10_000 })).toEqual([{ ts: T0, value: 1 }, { ts: T0 + 3000, value: 4 }]);
+      expect(store.stats.nonFiniteDropped).toBe(3);
+      expect(await metrics.metrics()).toContain('huewatch_store_non_finite_dropped_total{store="embedded"} 3');
+      await store.writeReadings([row(5000, Number.NaN, 6)]); // a batch of only such rows writes nothing and does not fail
+      expect(await store.count()).toBe(2);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -7,8 +7,10 @@ import {
 import { alertEvent, type AlertEvent } from '../contract/alert.ts';
 import type { MetricName, Quality } from '../contract/metrics.ts';
 import type { Logger } from '../platform/log.ts';
+import { Counter, Registry } from 'prom-client';
+import { ThrottledLog } from '../platform/throttled-log.ts';
 import { migrate, SCHEMA_VERSION } from './schema.ts';
-import { SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
+import { nonFiniteCounter, ROW_PROBLEM_LOG_INTERVAL_MS, SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
   AGGREGATES, RESOLUTION_MS, type Aggregate, type DeviceRecord, type LatestValue, type RetentionPolicy, type SeriesPoint,
   type SeriesQuery, type StateStore, type StoredReading, type TimeSeriesStore,
@@ -22,6 +24,11 @@ export interface EmbeddedStoreOptions {
   now?: () => number;
   /** operations that may wait per connection before calls are refused with HW_ERR_STORE_BUSY */
   maxPending?: number;
+  /**
+   * where `huewatch_store_readings_replaced_total` and `huewatch_store_non_finite_dropped_total`
+   * are counted (get-or-create); without it they are counted in a registry of the store's own
+   */
+  metrics?: Registry;
 }
 
 /** Enough for a burst of ingest batches plus API reads; beyond it the caller must back off. */
@@ -63,6 +70,18 @@ const UPSERT_FROM_STAGING = `
   WHERE readings.value IS DISTINCT FROM excluded.value OR readings.device IS DISTINCT FROM excluded.device
      OR readings.seq IS DISTINCT FROM excluded.seq OR readings.quality IS DISTINCT FROM excluded.quality`;
 
+/**
+ * Rows of the staging batch that will replace a stored reading with another value or seq (a
+ * redelivery with the same value and seq is not counted), and the first of them by ts for the log.
+ * The ts range is given as literals so DuckDB prunes `readings` by its min/max zonemaps: fresh rows
+ * (ts rising) touch no stored row group, and the join costs a scan of the batch.
+ */
+const replacedSql = (lo: number, hi: number) => `
+  SELECT count(*), arg_min({station: s.station, metric: s.metric, ts: s.ts, stored_seq: r.seq, new_seq: s.seq,
+                            stored_value: r.value, new_value: s.value, stored_device: r.device, new_device: s.device}, s.ts)
+  FROM temp.main.readings_staging s JOIN readings r ON r.station = s.station AND r.metric = s.metric AND r.ts = s.ts
+  WHERE r.ts BETWEEN ${lo} AND ${hi} AND (r.value IS DISTINCT FROM s.value OR r.seq IS DISTINCT FROM s.seq)`;
+
 export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<EmbeddedStore> {
   const log = opts.log.child({ module: 'store' });
   const now = opts.now ?? Date.now;
@@ -86,7 +105,11 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
     throw err;
   }
   const limit = opts.maxPending ?? DEFAULT_MAX_PENDING;
-  return new EmbeddedStore(instance, writer, reader, new SerialQueue(limit), new SerialQueue(limit), log, now);
+  const store = new EmbeddedStore(instance, writer, reader, new SerialQueue(limit), new SerialQueue(limit), log, now);
+  store.useMetrics(opts.metrics ?? new Registry());
+  const [maxRow] = (await reader.runAndReadAll('SELECT max(ts) FROM readings')).getRowsJS();
+  store.noteStoredTs(maxRow?.[0] == null ? Number.NEGATIVE_INFINITY : num(maxRow[0]));
+  return store;
 }
 
 /**
@@ -101,6 +124,13 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
   #dirtyFrom = Number.NEGATIVE_INFINITY;
   /** raw readings before this were deleted by an earlier run: buckets there are final */
   #rawCutDone = Number.NEGATIVE_INFINITY;
+  #replaced: Counter | undefined;
+  #nonFinite: Counter<'store'> | undefined;
+  readonly #rowLog: ThrottledLog;
+  /** an upper bound of the ts of every stored reading: a batch entirely above it replaces nothing */
+  #maxStoredTs = Number.POSITIVE_INFINITY;
+  /** totals since open, also in /metrics (`huewatch_store_readings_replaced_total`, `huewatch_store_non_finite_dropped_total`) */
+  readonly stats = { replacedReadings: 0, nonFiniteDropped: 0 };
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -110,16 +140,45 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     private readonly reads: SerialQueue,
     private readonly log: Logger,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.#rowLog = new ThrottledLog(log, ROW_PROBLEM_LOG_INTERVAL_MS, now);
+  }
+
+  /** Registers (get-or-create) the store's counters in `reg`; openEmbeddedStore calls it with `metrics`. */
+  useMetrics(reg: Registry): void {
+    this.#replaced = (reg.getSingleMetric('huewatch_store_readings_replaced_total') as Counter | undefined) ?? new Counter({
+      name: 'huewatch_store_readings_replaced_total', registers: [reg],
+      help: 'Stored readings replaced by a write with the same (station, metric, ts) and another value or seq (last write wins)',
+    });
+    this.#nonFinite = nonFiniteCounter(reg);
+  }
+
+  /** Raises the bound of stored ts (openEmbeddedStore calls it with `max(ts)` of the file). */
+  noteStoredTs(ts: number): void {
+    this.#maxStoredTs = this.#maxStoredTs === Number.POSITIVE_INFINITY ? ts : Math.max(this.#maxStoredTs, ts);
+  }
 
   // ---- time series
 
+  /**
+   * Last write wins on (station, metric, ts). A row replacing a stored reading with another value
+   * or seq is counted (`huewatch_store_readings_replaced_total`) and logged once per interval with
+   * both seqs. A row whose value is NaN or ±Infinity is not a measurement: it is dropped alone
+   * (counted, logged once per interval) and the rest of the batch is written.
+   */
   async writeReadings(rows: readonly StoredReading[]): Promise<void> {
     if (rows.length === 0) return;
-    const unique = lastWins(rows);
+    const unique = lastWins(this.#finiteOnly(rows));
+    if (unique.length === 0) return;
     let minTs = Number.POSITIVE_INFINITY;
-    for (const r of unique) if (r.ts < minTs) minTs = r.ts;
+    let maxTs = Number.NEGATIVE_INFINITY;
+    for (const r of unique) {
+      if (r.ts < minTs) minTs = r.ts;
+      if (r.ts > maxTs) maxTs = r.ts;
+    }
     if (minTs < this.#dirtyFrom) this.#dirtyFrom = minTs;
+    let replaced = 0;
+    let example: unknown;
     await this.#write(async (c) => {
       const appender = await c.createAppender('readings_staging', 'main', 'temp');
       try {
@@ -127,9 +186,45 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
       } finally {
         appender.closeSync(); // flushes into the staging table
       }
+      // fresh rows (the whole batch newer than anything stored) cannot replace anything: skip the join
+      if (minTs <= this.#maxStoredTs) {
+        const [found] = (await c.runAndReadAll(replacedSql(minTs, maxTs))).getRowsJS();
+        replaced = num(found?.[0] ?? 0);
+        example = found?.[1];
+      }
       await c.run(UPSERT_FROM_STAGING);
+      // inside the task, so the next queued write sees it (a rollback leaves it high: still a bound)
+      this.noteStoredTs(maxTs);
       await c.run('DELETE FROM temp.main.readings_staging');
     }, true);
+    if (replaced > 0) {
+      this.stats.replacedReadings += replaced;
+      this.#replaced?.inc(replaced);
+      const e = example as Record<string, JS> | null | undefined;
+      this.#rowLog.warn('replaced', {
+        replaced, station: e?.station, metric: e?.metric, ts: e ? num(e.ts) : undefined,
+        storedSeq: e?.stored_seq == null ? null : num(e.stored_seq), newSeq: e?.new_seq == null ? null : num(e.new_seq),
+        storedValue: e?.stored_value, newValue: e?.new_value, storedDevice: e?.stored_device, newDevice: e?.new_device,
+      }, 'stored readings replaced by another value or seq for the same (station, metric, ts): last write wins');
+    }
+  }
+
+  #finiteOnly(rows: readonly StoredReading[]): readonly StoredReading[] {
+    let bad = 0;
+    for (const r of rows) if (!Number.isFinite(r.value)) bad++;
+    if (bad === 0) return rows;
+    const kept: StoredReading[] = [];
+    for (const r of rows) {
+      if (Number.isFinite(r.value)) {
+        kept.push(r);
+        continue;
+      }
+      this.#rowLog.warn(`nonfinite\u0000${r.station}\u0000${r.metric}`, { station: r.station, metric: r.metric, ts: r.ts, device: r.device, seq: r.seq, value: String(r.value) },
+        'reading with a non-finite value (NaN/Infinity) dropped; the rest of the batch is written');
+    }
+    this.stats.nonFiniteDropped += bad;
+    this.#nonFinite?.inc({ store: 'embedded' }, bad);
+    return kept;
   }
 
   async series(q: SeriesQuery): Promise<SeriesPoint[]> {
