@@ -1,6 +1,6 @@
 import { evaluateLevel, type LevelReading, type LevelResult, type LevelState } from './level.ts';
 import type { AccumulationRule } from './schema.ts';
-import { sum, within, type Sample } from './window.ts';
+import { sumWithin, type Sample } from './window.ts';
 
 /**
  * Rolling accumulation: rain over 1, 3, 6, 12 or 24 h against the classes and intensity warnings of
@@ -10,6 +10,6 @@ import { sum, within, type Sample } from './window.ts';
  */
 export function evaluateAccumulation(rule: AccumulationRule, state: LevelState, window: readonly Sample[], reading: LevelReading): LevelResult {
   if (reading.quality !== 'ok') return evaluateLevel(rule, state, reading);
-  const total = Math.round(sum(within(window, reading.ts, rule.window)) * 10) / 10; // gauges tip at 0.1–0.2 mm
+  const total = Math.round(sumWithin(window, reading.ts, rule.window) * 10) / 10; // gauges tip at 0.1–0.2 mm
   return evaluateLevel(rule, state, { ...reading, value: total });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
 import { alertEvent, type AlertEvent, type Severity } from '../contract/alert.ts';
+import type { Bus } from '../contract/bus.ts';
 import { topics } from '../contract/topics.ts';
 import type { Station } from '../platform/stations.ts';
 import { alertTexts, defaultSeverity, nextSeverity } from './alert-text.ts';
@@ -113,7 +113,7 @@ export function ackEscalationEvent(prev: AlertEvent, severity: Severity | 'next'
 }
 
 /** Every area code of the alert gets it, retained while open; an end clears the retained copy. */
-export async function publishEvent(mqtt: MqttClient, event: AlertEvent): Promise<void> {
+export async function publishEvent(mqtt: Bus, event: AlertEvent): Promise<void> {
   for (const code of event.area.codes) {
     const topic = topics.alert(code, event.key);
     if (event.msgType !== 'Cancel') {

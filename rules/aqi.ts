@@ -38,18 +38,28 @@ export function subIndex(table: Table, pollutant: Pollutant, c: number): number 
  * up to the factor 1 − 2⁻¹²; the weighted form also holds when hours are missing.)
  */
 export function nowcast(c: ReadonlyArray<number | undefined>): number | undefined {
-  if (c.slice(0, 3).filter((x) => x !== undefined).length < 2) return undefined;
-  const present = c.slice(0, 12).filter((x): x is number => x !== undefined);
-  const max = Math.max(...present);
-  const min = Math.min(...present);
+  // loops rather than slice/filter: this runs on every air observation (same arithmetic, in order)
+  const n = Math.min(c.length, 12);
+  let recent = 0;
+  for (let i = 0; i < Math.min(n, 3); i++) if (c[i] !== undefined) recent++;
+  if (recent < 2) return undefined;
+  let max = -Infinity;
+  let min = Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = c[i];
+    if (x === undefined) continue;
+    max = Math.max(max, x);
+    min = Math.min(min, x);
+  }
   const w = max <= 0 ? 1 : Math.max(min / max, 0.5);
   let num = 0;
   let den = 0;
-  c.slice(0, 12).forEach((x, i) => {
-    if (x === undefined) return;
+  for (let i = 0; i < n; i++) {
+    const x = c[i];
+    if (x === undefined) continue;
     num += w ** i * x;
     den += w ** i;
-  });
+  }
   return num / den;
 }
 

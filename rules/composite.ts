@@ -11,7 +11,15 @@ import { rise, type Sample } from './window.ts';
  */
 export type WindowOf = (station: string, metric: string) => readonly Sample[];
 
+const machines = new WeakMap<CompositeRule, LevelMachine>();
+
 export function compositeMachine(rule: CompositeRule): LevelMachine {
+  let m = machines.get(rule);
+  if (!m) machines.set(rule, (m = buildMachine(rule)));
+  return m;
+}
+
+function buildMachine(rule: CompositeRule): LevelMachine {
   return { levels: [{ level: 1, value: 1 }], hysteresis: 0, holdRise: rule.holdRise, holdFall: rule.holdFall };
 }
 
@@ -25,8 +33,16 @@ export function conditionHolds(c: Condition, windowOf: WindowOf, now: number): b
 }
 
 export function evaluateComposite(rule: CompositeRule, state: LevelState, windowOf: WindowOf, ts: number): LevelResult & { held: boolean[] } {
-  const held = rule.conditions.map((c) => conditionHolds(c, windowOf, ts));
-  const on = rule.op === 'all' ? held.every(Boolean) : held.some(Boolean);
+  const held = new Array<boolean>(rule.conditions.length);
+  let all = true;
+  let any = false;
+  for (let i = 0; i < held.length; i++) {
+    const h = conditionHolds(rule.conditions[i]!, windowOf, ts);
+    held[i] = h;
+    all &&= h;
+    any ||= h;
+  }
+  const on = rule.op === 'all' ? all : any;
   return { ...evaluateLevel(compositeMachine(rule), state, { ts, value: on ? 1 : 0, quality: 'ok' }), held };
 }
 

@@ -1,14 +1,15 @@
 import { METRICS, isMetric, type MetricName } from '../contract/metrics.ts';
 import type { Observation } from '../contract/obs.ts';
 import { evaluateAccumulation } from './accumulation.ts';
+import type { AqiResult } from './aqi.ts';
 import { AQI_METRICS, AQI_SPAN, evaluateAqi } from './aqi-rule.ts';
-import { compositeNeeds, evaluateComposite } from './composite.ts';
+import { compositeNeeds, evaluateComposite, type WindowOf } from './composite.ts';
 import { evaluateLevel, type LevelResult, type LevelState } from './level.ts';
 import { evaluateRate } from './rate.ts';
 import type { Rule } from './schema.ts';
 import { evaluateSensorFault } from './sensor-fault.ts';
 import { stalenessSeen } from './staleness.ts';
-import type { Standards } from './standards.ts';
+import type { AqiCategory, Standards } from './standards.ts';
 import type { Texts } from './texts.ts';
 import type { Sample } from './window.ts';
 
@@ -59,25 +60,62 @@ export function concerns(rule: Rule, obs: Observation): boolean {
   }
 }
 
-export function evaluateRule(rule: Rule, state: LevelState, obs: Observation, ctx: EvalContext, now: number): Outcome | undefined {
-  const thresholdOf = (r: LevelResult, fallback: number) => r.transition?.threshold ?? fallback;
+const thresholdOf = (r: LevelResult, fallback: number) => r.transition?.threshold ?? fallback;
+
+/** What a rule's step derived besides its level result: enough to describe an event, on demand. */
+export type RuleResult = LevelResult & {
+  /** aqi */
+  aqi?: AqiResult;
+  category?: AqiCategory;
+  /** sensor-fault: the reading that decided */
+  reading?: Observation['values'][number];
+};
+
+/**
+ * One observation through one rule: the new state and the transition, if any, and nothing else
+ * (the engine's hot path: most readings change no alert and need no event description).
+ */
+export function evaluateResult(rule: Rule, state: LevelState, obs: Observation, ctx: EvalContext, now: number): RuleResult | undefined {
   switch (rule.kind) {
     case 'level': case 'rate': case 'accumulation': {
-      const reading = obs.values.find((v) => v.metric === rule.metric);
+      const reading = valueOf(obs, rule.metric);
       if (!reading) return undefined;
       const input = { ts: obs.ts, value: reading.value, quality: reading.quality };
-      const result = rule.kind === 'level' ? evaluateLevel(rule, state, input)
+      return rule.kind === 'level' ? evaluateLevel(rule, state, input)
         : rule.kind === 'rate' ? evaluateRate(rule, state, ctx.windowOf(rule.station, rule.metric), input)
           : evaluateAccumulation(rule, state, ctx.windowOf(rule.station, rule.metric), input);
-      const spec = rule.levels.find((l) => l.level === result.transition?.to);
-      return {
-        result,
-        source: { station: rule.station, metric: rule.metric, value: result.transition?.value ?? reading.value, threshold: thresholdOf(result, rule.levels[0]!.value) },
-        ...(spec?.name ? { levelName: spec.name } : {}),
+    }
+    case 'aqi':
+      return evaluateAqi(rule, ctx.standards, state, (m) => ctx.windowOf(rule.station, m), obs.ts);
+    case 'sensor-fault':
+      return evaluateSensorFault(rule, state, obs);
+    case 'staleness':
+      return stalenessSeen(rule, state, obs.ts, now);
+    case 'composite':
+      return evaluateComposite(rule, state, ctx.windowOf as WindowOf, obs.ts);
+    case 'release':
+      return undefined;
+  }
+}
+
+function valueOf(obs: Observation, metric: string): Observation['values'][number] | undefined {
+  for (const v of obs.values) if (v.metric === metric) return v;
+  return undefined;
+}
+
+/** The Outcome of a step `evaluateResult` took: what an event built from it says (source, names). */
+export function describeResult(rule: Rule, res: RuleResult, obs: Observation, ctx: EvalContext): Outcome {
+  switch (rule.kind) {
+    case 'level': case 'rate': case 'accumulation': {
+      const out: Outcome = {
+        result: res,
+        source: { station: rule.station, metric: rule.metric, value: res.transition?.value ?? valueOf(obs, rule.metric)!.value, threshold: thresholdOf(res, rule.levels[0]!.value) },
       };
+      const spec = res.transition && rule.levels.find((l) => l.level === res.transition!.to);
+      if (spec && spec.name) out.levelName = spec.name;
+      return out;
     }
     case 'aqi': {
-      const res = evaluateAqi(rule, ctx.standards, state, (m) => ctx.windowOf(rule.station, m), obs.ts);
       const cat = res.category && { vi: res.category.vi, en: res.category.name };
       return {
         result: res,
@@ -86,24 +124,25 @@ export function evaluateRule(rule: Rule, state: LevelState, obs: Observation, ct
       };
     }
     case 'sensor-fault': {
-      const res = evaluateSensorFault(rule, state, obs);
-      if (!res) return undefined;
       const r = res.reading!;
       const range = isMetric(r.metric) ? METRICS[r.metric] : undefined;
       const bound = range ? (r.value < range.min ? range.min : range.max) : 0;
       return { result: res, source: { station: rule.station, metric: r.metric, value: r.value, threshold: bound }, metric: r.metric };
     }
-    case 'staleness': {
-      const res = stalenessSeen(rule, state, obs.ts, now);
+    case 'staleness':
       return { result: res, source: { station: rule.station, metric: 'silence_min', value: res.transition?.value ?? 0, threshold: rule.maxSilence / 60_000 } };
-    }
     case 'composite': {
-      const res = evaluateComposite(rule, state, (s, m) => ctx.windowOf(s, m as MetricName), obs.ts);
       const first = rule.conditions[0]!;
       const last = ctx.windowOf(first.station, first.metric).at(-1);
       return { result: res, source: { station: first.station, metric: first.metric, value: last?.value ?? 0, threshold: first.above ?? first.below ?? first.rises!.by } };
     }
     case 'release':
-      return undefined;
+      throw new Error('release rules are not evaluated on observations');
   }
+}
+
+/** `evaluateResult` and, when it took a step, `describeResult`: one observation through one rule. */
+export function evaluateRule(rule: Rule, state: LevelState, obs: Observation, ctx: EvalContext, now: number): Outcome | undefined {
+  const res = evaluateResult(rule, state, obs, ctx, now);
+  return res && describeResult(rule, res, obs, ctx);
 }

@@ -1,26 +1,34 @@
 import { EventEmitter } from 'node:events';
-import type { MqttClient } from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AlertEvent } from '../contract/alert.ts';
-import { qualityOf, type MetricName } from '../contract/metrics.ts';
+import type { Bus } from '../contract/bus.ts';
+import { qualityOf } from '../contract/metrics.ts';
 import { observation, type Observation } from '../contract/obs.ts';
 import { parseTopic, subscriptions, topics } from '../contract/topics.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Station } from '../platform/stations.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import { ackEscalationEvent, buildRuleEvent, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
-import { concerns, evaluateRule, windowNeeds, type Outcome } from './dispatch.ts';
+import { describeResult, evaluateResult, windowNeeds, type EvalContext, type Outcome } from './dispatch.ts';
 import { initialLevelState, type LevelState } from './level.ts';
 import { createOperatorActions, type OperatorActions } from './operator-actions.ts';
+import { readReplay } from './replay.ts';
+import { concernsIndexed, indexRules, windowKey, WindowSet, type RuleIndex } from './rule-index.ts';
 import { alertKey, type Rule, type RuleSet } from './schema.ts';
 import { stalenessTick } from './staleness.ts';
 import { loadStandards, type Standards } from './standards.ts';
 import { push, type Window } from './window.ts';
 
 /**
- * The rules service: observations in (`huewatch/v1/obs/+`), alert events out
- * (`huewatch/v1/alerts/{areaCode}/{key}`, retained while active). Decisions are made by the pure
- * cores (dispatch.ts); this file does the I/O: state, store, windows, timers, MQTT, metrics.
+ * The rules service: observations in (`observe()` from ingest in the same process, or
+ * `huewatch/v1/obs/+` on the bus), alert events out (`huewatch/v1/alerts/{areaCode}/{key}`,
+ * retained while active). Decisions are made by the pure cores (dispatch.ts) over the rules indexed
+ * by station (rule-index.ts); this file does the I/O: state, store, windows, timers, bus, metrics.
+ *
+ * An observation is evaluated at once, in memory, without awaiting anything: rule state changes
+ * only mark records dirty, and the dirty records are written in one batch every `stateFlushMs`.
+ * Only an alert event waits, in the one serial queue: its record is written, then the event is
+ * appended to the history, then published.
  */
 
 export const RULE_STATE_NAMESPACE = 'rule-state';
@@ -63,8 +71,16 @@ export const realScheduler: Scheduler = {
 export interface RulesEngineOptions {
   rules: RuleSet;
   stations: readonly Station[];
-  /** connected, logged in as the 'rules' service account */
-  mqtt: MqttClient;
+  /**
+   * The bus (contract/bus.ts): an MQTT.js client logged in as the 'rules' service account, or the
+   * broker's in-process bus (broker/local-bus.ts). Named `mqtt` for the callers that predate it.
+   */
+  mqtt: Bus;
+  /**
+   * Subscribe to `huewatch/v1/obs/+` on the bus (default true). The platform passes false when its
+   * ingest, in the same process, hands observations to `observe()` itself.
+   */
+  subscribeObs?: boolean;
   state: StateStore;
   /** warms rolling windows at start (rain 24 h, rate of rise, AQI 12 h); absent = cold windows */
   series?: Pick<TimeSeriesStore, 'series'>;
@@ -75,10 +91,18 @@ export interface RulesEngineOptions {
   scheduler?: Scheduler;
   /** how often time-driven checks run (staleness, acknowledgement timeouts); default 30 s */
   tickMs?: number;
+  /** how often changed rule state is written, all of it in one batch; default 250 ms (and at stop) */
+  stateFlushMs?: number;
 }
 
 export interface RulesEngine {
   start(): Promise<void>;
+  /**
+   * One validated observation from ingest in the same process, in observation-time order per
+   * station. Evaluated synchronously in memory; an alert event it causes is persisted and published
+   * through the serial queue. Ignored before start() and after stop().
+   */
+  observe(obs: Observation): void;
   stop(): Promise<void>;
   /** Swap the rules in force (after a successful reload); state of rules that remain is kept. */
   setRules(rules: RuleSet): void;
@@ -90,8 +114,20 @@ export interface RulesEngine {
 }
 
 const DEFAULT_TICK_MS = 30_000;
+/** a reading may be lost from rule state for this long after a kill -9: the replay at start finds it */
+const DEFAULT_STATE_FLUSH_MS = 250;
 /** how often windows the store could not fill at start are tried again (from the tick) */
 const WARM_RETRY_MS = 30_000;
+
+/** A rule's record in memory, with what the batched writes need to know about it. */
+interface Slot {
+  rec: RuleRecord;
+  /**
+   * Alert work queued for this rule and not yet written. While it is, the periodic flush leaves the
+   * record alone: a level written without the alert it raised would, after a crash, never raise it.
+   */
+  inflight: number;
+}
 
 export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   const { mqtt, state: store, clock } = opts;
@@ -99,20 +135,28 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   const events = new EventEmitter<RulesEngineEvents>();
   const stations = new Map(opts.stations.map((s) => [s.id, s]));
   const standards = opts.standards ?? loadStandards();
-  const records = new Map<string, RuleRecord>();
-  /** the level state last written per rule (records may run ahead of it: see mustPersist) */
-  const persisted = new Map<string, LevelState>();
-  const windows = new Map<string, Window>();
+  const scheduler = opts.scheduler ?? realScheduler;
+  const slots = new Map<string, Slot>();
+  /** rule ids whose record changed since it was last written */
+  const dirty = new Set<string>();
+  let rules = opts.rules;
+  let index: RuleIndex = indexRules(rules.rules);
+  const windows = new WindowSet(index.needs);
+  const ctx: EvalContext = { standards, windowOf: windows.windowOf };
   /** windows the store could not fill at start: retried every WARM_RETRY_MS from the tick */
   const cold = new Set<string>();
   let lastWarmAttempt = 0;
-  let spans = new Map<string, { station: string; metric: MetricName; span: number }>();
-  let rules = opts.rules;
   let running = false;
-  let timer: { cancel(): void } | undefined;
-  // One queue for all work: observations in arrival order, ticks and operator actions between them.
-  // Composite rules read several stations, so per-station queues could race on their state.
+  let timers: Array<{ cancel(): void }> = [];
+  /** set at start: a 'connect' after it is a reconnection (the broker may have forgotten retained alerts) */
+  let connectedOnce = false;
+  // One queue for all I/O work: alert events in the order their observations arrived, ticks and
+  // operator actions between them. Composite rules read several stations, so per-station queues
+  // could race on their state.
   let queue: Promise<unknown> = Promise.resolve();
+  /** writes of rule state, one after the other: a later snapshot never lands under an older one */
+  let writes: Promise<unknown> = Promise.resolve();
+  let timedFlushRunning = false;
 
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     (opts.metrics.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [opts.metrics] });
@@ -122,23 +166,13 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     events: counter('huewatch_alert_events_total', 'Alert events published', ['msgType']),
     obsInvalid: counter('huewatch_rules_obs_invalid_total', 'Observation messages dropped as invalid'),
     obsHandled: counter('huewatch_rules_obs_handled_total', 'Observations fully handled (evaluated, persisted, published)'),
+    replayed: counter('huewatch_rules_replayed_total', 'Stored readings evaluated at start because rule state had not recorded them'),
+    stateWrites: counter('huewatch_rules_state_writes_total', 'Batched writes of rule state'),
+    stateWriteFailures: counter('huewatch_rules_state_write_failures_total', 'Batched writes of rule state that failed (the records stay dirty)'),
     errors: counter('huewatch_rules_errors_total', 'Rule evaluations that failed', ['rule']),
     coldWindows: (opts.metrics.getSingleMetric('huewatch_rules_cold_windows') as Gauge | undefined)
       ?? new Gauge({ name: 'huewatch_rules_cold_windows', help: 'Rolling windows not yet warmed from the store (it did not answer)', registers: [opts.metrics] }),
   };
-
-  const wkey = (station: string, metric: string) => `${station}\u0000${metric}`;
-  const windowOf = (station: string, metric: MetricName) => windows.get(wkey(station, metric)) ?? [];
-
-  function computeSpans(): void {
-    spans = new Map();
-    for (const rule of rules.rules) {
-      for (const n of windowNeeds(rule)) {
-        const k = wkey(n.station, n.metric);
-        spans.set(k, { ...n, span: Math.max(n.span, spans.get(k)?.span ?? 0) });
-      }
-    }
-  }
 
   function serial<T>(work: () => Promise<T>): Promise<T> {
     const next = queue.then(work);
@@ -156,13 +190,99 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     events.emit('alert', event);
   }
 
-  async function putRecord(rec: RuleRecord): Promise<void> {
-    await store.putJson(RULE_STATE_NAMESPACE, rec.ruleId, rec);
-    records.set(rec.ruleId, rec);
-    persisted.set(rec.ruleId, rec.level);
+  function slotOf(rule: Rule): Slot {
+    let slot = slots.get(rule.id);
+    if (!slot) slots.set(rule.id, (slot = { rec: { ruleId: rule.id, key: alertKey(rule), level: initialLevelState(), alert: null }, inflight: 0 }));
+    return slot;
   }
 
-  const recordOf = (rule: Rule): RuleRecord => records.get(rule.id) ?? { ruleId: rule.id, key: alertKey(rule), level: initialLevelState(), alert: null };
+  /**
+   * Writes every dirty record not held by queued alert work, plus `extra` (the record of an alert
+   * being committed, at the level of its transition), in ONE batch. A failed batch leaves the
+   * records dirty for the next flush.
+   */
+  function flush(extra?: RuleRecord): Promise<void> {
+    const run = writes.then(async () => {
+      const changes: Array<{ key: string; value: RuleRecord }> = [];
+      for (const id of dirty) {
+        const slot = slots.get(id);
+        if (!slot) dirty.delete(id);
+        else if (slot.inflight === 0) changes.push({ key: id, value: { ...slot.rec } }); // level and alert objects are never mutated: a shallow copy is a snapshot
+      }
+      if (extra) changes.push({ key: extra.ruleId, value: extra });
+      if (changes.length === 0) return;
+      for (const c of changes) if (c.value !== extra) dirty.delete(c.key);
+      try {
+        await store.writeJsonBatch(RULE_STATE_NAMESPACE, changes);
+        m.stateWrites.inc();
+      } catch (err) {
+        for (const c of changes) if (c.value !== extra) dirty.add(c.key);
+        m.stateWriteFailures.inc();
+        log.error({ err, records: changes.length }, 'rule state not written: kept for the next flush');
+        throw err;
+      }
+    });
+    writes = run.catch(() => undefined);
+    return run;
+  }
+
+  function timedFlush(): void {
+    if (timedFlushRunning || dirty.size === 0) return;
+    timedFlushRunning = true;
+    flush().catch(() => undefined).finally(() => (timedFlushRunning = false)); // logged and counted in flush
+  }
+
+  /**
+   * The I/O of one alert change of a rule, run in the queue: `decide` builds the event (it may read
+   * the store) and the record's new alert fields; the record is written, then the event committed.
+   * Until the write, the rule is held out of the periodic flush (`inflight`, taken by the caller);
+   * a failure before it puts the record back as it was, so the next reading or tick tries again.
+   */
+  async function settle(slot: Slot, before: LevelState, after: LevelState, decide: () => Promise<{ event?: AlertEvent | undefined; cause: unknown; fields: Partial<RuleRecord> }>): Promise<void> {
+    const rec = slot.rec;
+    const saved: Partial<RuleRecord> = { alert: rec.alert, cause: rec.cause, stale: rec.stale, ackEscalated: rec.ackEscalated };
+    let held = true;
+    let written = false;
+    try {
+      const d = await decide();
+      Object.assign(rec, d.fields);
+      slot.inflight--;
+      held = false;
+      dirty.add(rec.ruleId);
+      // later alert work of this rule still queued: write this change at its own level only
+      await flush(slot.inflight > 0 ? { ...rec, level: after } : undefined);
+      written = true;
+      if (d.event) await commit(d.event, d.cause);
+    } finally {
+      if (held) slot.inflight--;
+      if (!written) {
+        Object.assign(rec, saved);
+        if (rec.level === after) rec.level = before;
+        dirty.add(rec.ruleId);
+      }
+    }
+  }
+
+  /** Runs `work` in the queue; a failure is counted against the rule, never stops the others. */
+  function queued(rule: Rule, what: string, work: () => Promise<void>): void {
+    void serial(work).catch((err: unknown) => {
+      m.errors.inc({ rule: rule.id });
+      log.error({ err, rule: rule.id }, what);
+    });
+  }
+
+  /** For operator actions: the record's alert fields (not its level: readings own that) are written now. */
+  async function putRecord(rec: RuleRecord): Promise<void> {
+    const slot = slots.get(rec.ruleId);
+    if (!slot) slots.set(rec.ruleId, { rec: { ...rec }, inflight: 0 });
+    else {
+      Object.assign(slot.rec, { alert: rec.alert, cause: rec.cause, stale: rec.stale, ackEscalated: rec.ackEscalated });
+      // a release rule's level is the operator's (no reading moves it)
+      if (rules.rules.some((r) => r.id === rec.ruleId && r.kind === 'release')) slot.rec.level = rec.level;
+    }
+    dirty.add(rec.ruleId);
+    await flush();
+  }
 
   /** The newest shape of a rule's alert: the store's (operators act there) or ours. */
   async function latestAlert(rec: RuleRecord): Promise<AlertEvent | null> {
@@ -174,21 +294,33 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     return rec.alert;
   }
 
+  async function publishRetained(alert: AlertEvent): Promise<void> {
+    // The same event again (same id and eventSeq): consumers dedupe, a wiped broker is healed.
+    for (const code of alert.area.codes) await mqtt.publishAsync(topics.alert(code, alert.key), JSON.stringify(alert), { qos: 1, retain: true });
+    log.info({ id: alert.id, key: alert.key, eventSeq: alert.eventSeq }, 'active alert re-published');
+  }
+
   async function restore(): Promise<void> {
     for (const { key, value } of await store.listJson<RuleRecord>(RULE_STATE_NAMESPACE)) {
-      records.set(key, value);
-      persisted.set(key, value.level);
+      slots.set(key, { rec: value, inflight: 0 });
       const latest = await latestAlert(value);
       if (!latest) continue;
       if (!rules.rules.some((r) => r.id === key)) log.warn({ rule: key, id: latest.id }, 'rule is gone but its alert is open: an operator must cancel it');
-      if (isOpen(latest)) {
-        // The same event again (same id and eventSeq): consumers dedupe, a wiped broker is healed.
-        for (const code of latest.area.codes) await mqtt.publishAsync(topics.alert(code, latest.key), JSON.stringify(latest), { qos: 1, retain: true });
-        log.info({ id: latest.id, key: latest.key, eventSeq: latest.eventSeq }, 'active alert re-published');
-      } else {
+      if (isOpen(latest)) await publishRetained(latest);
+      else {
         for (const code of latest.area.codes) await mqtt.publishAsync(topics.alert(code, latest.key), '', { qos: 1, retain: true });
-        await putRecord({ ...value, alert: null });
+        value.alert = null;
+        dirty.add(key);
       }
+    }
+    if (dirty.size > 0) await flush();
+  }
+
+  /** A broker restarted apart has forgotten its retained messages: every open alert again. */
+  async function republish(): Promise<void> {
+    for (const slot of slots.values()) {
+      const latest = await latestAlert(slot.rec);
+      if (isOpen(latest)) await publishRetained(latest);
     }
   }
 
@@ -196,86 +328,99 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
    * Rolling windows from the time-series store, so a restart does not forget the last 24 h. A store
    * that cannot answer (InfluxDB down at start) must not keep the engine from starting: level rules
    * need no history. The windows it could not fill stay cold and are filled on later ticks, merged
-   * under the readings that arrived meanwhile.
+   * under the readings that arrived meanwhile. `upTo` (per station, exclusive): where the replay of
+   * readings never evaluated takes over, so none is counted twice.
    */
-  async function warm(keys: Iterable<string>): Promise<void> {
+  async function warm(keys: Iterable<string>, upTo: ReadonlyMap<string, number> = new Map()): Promise<void> {
     if (!opts.series) return;
     const now = clock.now();
     lastWarmAttempt = now;
     for (const k of keys) {
-      const need = spans.get(k);
+      const need = index.needs.get(k);
       if (!need) {
         cold.delete(k);
         continue;
       }
       let points: Array<{ ts: number; value: number }>;
       try {
-        points = await opts.series.series({ station: need.station, metric: need.metric, from: now - need.span, to: now + 1 });
+        points = await opts.series.series({ station: need.station, metric: need.metric, from: now - need.span, to: upTo.get(need.station) ?? now + 1 });
       } catch (err) {
         if (!cold.has(k)) log.warn({ err, station: need.station, metric: need.metric }, 'window not warmed: the store did not answer; accumulations and rates under-count until it does');
         cold.add(k);
         continue;
       }
-      const live = windows.get(k) ?? [];
+      const live = windows.windowOf(need.station, need.metric);
       const firstLive = live[0]?.ts ?? Infinity;
       const w: Window = [];
       // series() carries no quality flag: out-of-range values are filtered as ingest flags them.
       for (const p of points) if (p.ts < firstLive && qualityOf(need.metric, p.value) === 'ok') push(w, p, need.span);
       for (const p of live) push(w, p, need.span);
-      windows.set(k, w);
+      windows.set(need.station, need.metric, w);
       if (cold.delete(k)) log.info({ station: need.station, metric: need.metric }, 'window warmed from the store');
     }
     m.coldWindows.set(cold.size);
   }
 
-  async function evaluate(rule: Rule, obs: Observation): Promise<void> {
-    const rec = recordOf(rule);
-    const now = clock.now();
-    const out: Outcome | undefined = evaluateRule(rule, rec.level, obs, { standards, windowOf }, now);
-    if (!out) return;
-    const res = out.result;
+  /** The smallest persisted lastTs of a station's rules (null: none has one). */
+  function lastTsOf(station: string): number | null {
+    let min: number | null = null;
+    for (const { rule } of index.of(station)) {
+      const t = slots.get(rule.id)?.rec.level.lastTs ?? null;
+      if (t !== null && (min === null || t < min)) min = t;
+    }
+    return min;
+  }
+
+  /**
+   * One observation through one rule, in memory. Nothing is awaited: the new state is kept and
+   * marked dirty; an alert change is handed to the queue.
+   */
+  function evaluate(rule: Rule, obs: Observation, now: number): void {
+    const slot = slotOf(rule);
+    const rec = slot.rec;
+    const res = evaluateResult(rule, rec.level, obs, ctx, now);
+    if (!res) return;
     m.evaluations.inc();
     if (res.ignored) m.ignored.inc({ reason: res.ignored });
     if (res.state === rec.level) return;
     // A cold window (the store did not answer at start) under-counts: it may raise an alert, never
     // lower or end one, or residents would hear an all-clear in the middle of the rain.
-    if (cold.size > 0 && (res.state.level < rec.level.level || res.state.pending?.dir === 'fall') && windowNeeds(rule).some((n) => cold.has(wkey(n.station, n.metric)))) {
+    if (cold.size > 0 && (res.state.level < rec.level.level || res.state.pending?.dir === 'fall') && windowNeeds(rule).some((n) => cold.has(windowKey(n.station, n.metric)))) {
       m.ignored.inc({ reason: 'window-cold' });
       return;
     }
-    let next: RuleRecord = { ...rec, level: res.state };
-    let event: AlertEvent | undefined;
+    const before = rec.level;
+    const after = res.state;
     if (res.transition && rule.kind !== 'release') {
-      event = buildRuleEvent(rule, stationOf(rule), out, await latestAlert(rec), now, rec);
-      const ended = !event || event.msgType === 'Cancel';
-      next = { ...next, alert: ended ? null : event!, cause: ended ? undefined : obs, stale: false, ackEscalated: ended ? false : rec.ackEscalated };
-    } else if (rec.stale && !res.ignored) {
-      const prev = await latestAlert(rec);
-      if (isOpen(prev)) {
-        // Data is back: the alert's information is current again.
-        event = restyle(prev, {
+      const station = stationOf(rule); // throws before anything changes: the rule fails, the others go on
+      const out = describeResult(rule, res, obs, ctx); // now: the windows move on with later readings
+      rec.level = after;
+      dirty.add(rule.id);
+      slot.inflight++;
+      queued(rule, 'alert event failed', () => settle(slot, before, after, async () => {
+        const event = buildRuleEvent(rule, station, out, await latestAlert(rec), now, rec);
+        const ended = !event || event.msgType === 'Cancel';
+        return { event, cause: obs, fields: { alert: ended ? null : event!, cause: ended ? undefined : obs, stale: false, ackEscalated: ended ? false : rec.ackEscalated } };
+      }));
+      return;
+    }
+    rec.level = after;
+    dirty.add(rule.id);
+    if (rec.stale && !res.ignored) {
+      // Data is back: the alert's information is current again (once, however many readings follow).
+      rec.stale = false;
+      const out = describeResult(rule, res, obs, ctx);
+      slot.inflight++;
+      queued(rule, 'alert refresh failed', () => settle(slot, after, after, async () => {
+        const prev = await latestAlert(rec);
+        if (!isOpen(prev)) return { cause: obs, fields: { stale: false } };
+        const event = restyle(prev, {
           certainty: 'Observed', expires: rule.expires !== undefined ? isoSeconds(now + rule.expires) : null,
           description: stripNote(prev.description), source: { ...out.source, observedAt: new Date(obs.ts).toISOString() },
         }, now);
-      }
-      next = { ...next, alert: event ?? next.alert, cause: event ? obs : next.cause, stale: false };
+        return { event, cause: obs, fields: { alert: event, cause: obs, stale: false } };
+      }));
     }
-    if (event || mustPersist(rule, rec, next)) await putRecord(next);
-    else records.set(rule.id, next);
-    if (event) await commit(event, obs);
-  }
-
-  /**
-   * A reading that changes neither the level nor a pending change need not be written: after a
-   * restart, replaying it against the same persisted state gives the same nothing (the cores are
-   * deterministic), so the late-reading guard stays sound. This keeps the store off the hot path.
-   * Staleness needs its newest ts, written when it has moved by a quarter of the allowed silence.
-   */
-  function mustPersist(rule: Rule, prev: RuleRecord, next: RuleRecord): boolean {
-    const [a, b] = [persisted.get(rule.id) ?? prev.level, next.level];
-    if (a.level !== b.level || JSON.stringify(a.pending) !== JSON.stringify(b.pending) || prev.stale !== next.stale) return true;
-    if (rule.kind === 'staleness') return a.lastTs === null || (b.lastTs ?? 0) - a.lastTs >= rule.maxSilence / 4;
-    return false;
   }
 
   function stationOf(rule: Rule): Station {
@@ -284,25 +429,24 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     return s;
   }
 
-  async function handle(obs: Observation): Promise<void> {
-    for (const v of obs.values) {
-      const k = wkey(obs.station, v.metric);
-      const need = spans.get(k);
-      if (!need || v.quality !== 'ok') continue;
-      const w = windows.get(k) ?? [];
-      windows.set(k, w);
-      push(w, { ts: obs.ts, value: v.value }, need.span);
-    }
-    for (const rule of rules.rules) {
-      if (!concerns(rule, obs)) continue;
+  /** The hot path: windows, then the station's own rules; no await, no store call. */
+  function handle(obs: Observation): void {
+    windows.add(obs);
+    const now = clock.now();
+    const tail = queue;
+    for (const entry of index.of(obs.station)) {
+      if (!concernsIndexed(entry, obs)) continue;
       try {
-        await evaluate(rule, obs);
+        evaluate(entry.rule, obs, now);
       } catch (err) {
         // One failing rule never takes the engine down, nor the other rules.
-        m.errors.inc({ rule: rule.id });
-        log.error({ err, rule: rule.id, station: obs.station, ts: obs.ts }, 'rule evaluation failed');
+        m.errors.inc({ rule: entry.rule.id });
+        log.error({ err, rule: entry.rule.id, station: obs.station, ts: obs.ts }, 'rule evaluation failed');
       }
     }
+    // handled = its alert events, if any, persisted and published
+    if (queue === tail) m.obsHandled.inc();
+    else void serial(async () => m.obsHandled.inc());
   }
 
   async function tick(): Promise<void> {
@@ -311,8 +455,8 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     for (const rule of rules.rules) {
       try {
         if (rule.kind === 'staleness') await staleTick(rule, now);
-        const rec = records.get(rule.id);
-        if (rule.kind !== 'release' && rule.ackWithin && rec?.alert && !rec.ackEscalated) await ackTick(rule, rec, now);
+        const slot = slots.get(rule.id);
+        if (rule.kind !== 'release' && rule.ackWithin && slot?.rec.alert && !slot.rec.ackEscalated) await ackTick(rule, slot, now);
       } catch (err) {
         m.errors.inc({ rule: rule.id });
         log.error({ err, rule: rule.id }, 'timed rule check failed');
@@ -321,35 +465,43 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   }
 
   async function staleTick(rule: Extract<Rule, { kind: 'staleness' }>, now: number): Promise<void> {
-    const rec = recordOf(rule);
-    const res = stalenessTick(rule, rec.level, now);
-    if (res.state === rec.level) return;
-    if (!res.transition) return putRecord({ ...rec, level: res.state });
+    const slot = slotOf(rule);
+    const rec = slot.rec;
+    const before = rec.level;
+    const res = stalenessTick(rule, before, now);
+    if (res.state === before) return;
+    rec.level = res.state; // at once: a reading evaluated while this awaits sees the new level
+    dirty.add(rule.id);
+    if (!res.transition) return;
+    const station = stationOf(rule);
     const out: Outcome = { result: res, source: { station: rule.station, metric: 'silence_min', value: res.transition.value, threshold: res.transition.threshold } };
-    const event = buildRuleEvent(rule, stationOf(rule), out, await latestAlert(rec), now);
     const cause = { tick: new Date(now).toISOString(), lastSeen: new Date(res.state.lastTs!).toISOString() };
-    await putRecord({ ...rec, level: res.state, alert: event ?? null, cause });
-    if (event) await commit(event, cause);
+    slot.inflight++;
+    await settle(slot, before, res.state, async () => {
+      const event = buildRuleEvent(rule, station, out, await latestAlert(rec), now);
+      return { event, cause, fields: { alert: event ?? null, cause } };
+    });
     // Alerts fed by this station expire as stale, not as a silent resolution.
     for (const other of rules.rules) {
       if (other.station !== rule.station || other.kind === 'staleness' || other.kind === 'release' || other.kind === 'sensor-fault') continue;
-      const orec = records.get(other.id);
-      const open = orec && !orec.stale ? await latestAlert(orec) : null;
-      if (!orec || !isOpen(open)) continue;
+      const oslot = slots.get(other.id);
+      if (!oslot || oslot.rec.stale) continue;
+      const open = await latestAlert(oslot.rec);
+      if (!isOpen(open)) continue;
       const stale = staleEvent(open, res.state.lastTs!, now);
-      await putRecord({ ...orec, alert: stale, cause, stale: true });
-      await commit(stale, cause);
+      oslot.inflight++;
+      await settle(oslot, oslot.rec.level, oslot.rec.level, async () => ({ event: stale, cause, fields: { alert: stale, cause, stale: true } }));
     }
   }
 
-  async function ackTick(rule: Exclude<Rule, { kind: 'release' }>, rec: RuleRecord, now: number): Promise<void> {
-    const open = await latestAlert(rec);
+  async function ackTick(rule: Exclude<Rule, { kind: 'release' }>, slot: Slot, now: number): Promise<void> {
+    const open = await latestAlert(slot.rec);
     const ack = rule.ackWithin!;
     if (!isOpen(open) || open.status !== 'active' || now - Date.parse(open.firstSent) < ack.after) return;
     const event = ackEscalationEvent(open, ack.severity, Math.round(ack.after / 60_000), now);
     const cause = { ackTimeout: { after: ack.after, channels: ack.channels, from: open.severity, to: event.severity }, tick: new Date(now).toISOString() };
-    await putRecord({ ...rec, alert: event, cause, ackEscalated: true });
-    await commit(event, cause);
+    slot.inflight++;
+    await settle(slot, slot.rec.level, slot.rec.level, async () => ({ event, cause, fields: { alert: event, cause, ackEscalated: true } }));
   }
 
   function onMessage(topic: string, payload: Buffer): void {
@@ -367,46 +519,85 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       log.warn({ topic, problem: (err as Error).message }, 'observation dropped');
       return;
     }
-    void serial(async () => {
-      await handle(obs);
-      m.obsHandled.inc();
-    });
+    handle(obs);
+  }
+
+  function onConnect(): void {
+    if (!running) return;
+    if (!connectedOnce) {
+      connectedOnce = true;
+      return;
+    }
+    log.info('bus reconnected: re-publishing the open alerts');
+    void serial(republish).catch(() => undefined); // logged by serial
   }
 
   const operator = createOperatorActions({
     serial, commit, store, log, clock, stations,
     rules: () => rules.rules,
-    records: () => records.values(),
+    records: () => [...slots.values()].map((s) => s.rec),
     putRecord,
   });
+
+  const subscribeObs = opts.subscribeObs ?? true;
 
   return {
     events,
     operator,
     tick: () => serial(tick),
+    observe(obs) {
+      if (running) handle(obs);
+    },
     setRules(next) {
       rules = next;
-      computeSpans();
+      index = indexRules(next.rules);
+      windows.reshape(index.needs);
       log.info({ file: next.file, rules: next.rules.length }, 'rules in force replaced');
     },
     async start() {
-      computeSpans();
+      index = indexRules(rules.rules);
+      windows.reshape(index.needs);
       await restore();
-      await warm(spans.keys());
+      const now = clock.now();
+      const replay = opts.series
+        ? await readReplay(opts.series, index, lastTsOf, now, (station, err) => log.warn({ err, station }, 'readings since the last rule state not replayed: the store did not answer'))
+        : { from: new Map<string, number>(), observations: [] };
+      await warm(index.needs.keys(), replay.from);
+      // before any live reading: what was stored but never evaluated, in time order
+      for (const obs of replay.observations) {
+        handle(obs);
+        m.replayed.inc();
+      }
+      if (replay.observations.length > 0) log.info({ observations: replay.observations.length, stations: replay.from.size }, 'stored readings replayed');
+      await queue;
       running = true;
-      mqtt.on('message', onMessage);
-      const granted = await mqtt.subscribeAsync(subscriptions.allObs, { qos: 1 });
-      // 0x80: the broker refused the subscription (ACL) [MQTT-3.9.3]; without it the engine is blind.
-      if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${subscriptions.allObs} refused by the broker`);
-      timer = (opts.scheduler ?? realScheduler).every(opts.tickMs ?? DEFAULT_TICK_MS, () => void serial(tick));
-      log.info({ rules: rules.rules.length, restored: records.size, windows: windows.size }, 'rules engine started');
+      connectedOnce = mqtt.connected;
+      mqtt.on('connect', onConnect);
+      timers = [
+        scheduler.every(opts.tickMs ?? DEFAULT_TICK_MS, () => void serial(tick)),
+        scheduler.every(opts.stateFlushMs ?? DEFAULT_STATE_FLUSH_MS, timedFlush),
+      ];
+      if (subscribeObs) {
+        mqtt.on('message', onMessage);
+        const granted = await mqtt.subscribeAsync(subscriptions.allObs, { qos: 1 });
+        // 0x80: the broker refused the subscription (ACL) [MQTT-3.9.3]; without it the engine is blind.
+        if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${subscriptions.allObs} refused by the broker`);
+      }
+      log.info({ rules: rules.rules.length, restored: slots.size, windows: windows.size, replayed: replay.observations.length }, 'rules engine started');
     },
     async stop() {
+      const wasRunning = running;
       running = false;
-      timer?.cancel();
-      mqtt.removeListener('message', onMessage);
-      if (mqtt.connected) await mqtt.unsubscribeAsync(subscriptions.allObs);
+      for (const t of timers) t.cancel();
+      timers = [];
+      mqtt.off('connect', onConnect);
+      if (subscribeObs) {
+        mqtt.off('message', onMessage);
+        if (wasRunning && mqtt.connected) await mqtt.unsubscribeAsync(subscriptions.allObs);
+      }
       await queue;
+      // SIGTERM: the newest accepted reading of every rule is written, so none is evaluated twice
+      await flush().catch(() => undefined); // logged and counted in flush
     },
   };
 }

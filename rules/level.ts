@@ -66,7 +66,23 @@ export const initialLevelState = (): LevelState => ({ level: 0, lastTs: null, la
 /** Changes smaller than this (metric units) read as steady: gauges read to the centimetre. */
 const TREND_EPSILON = 0.005;
 
-export function evaluateLevel(rule: LevelMachine, state: LevelState, obs: LevelReading): LevelResult {
+/**
+ * The machine of a rule in one object shape, whatever the rule's kind: rules parsed from the file
+ * differ in shape by kind (and their levels by optional fields), which would make this loop, run
+ * for every reading of every rule, megamorphic. Built once per rule (rules are never mutated).
+ */
+const machines = new WeakMap<LevelMachine, Required<LevelMachine>>();
+function machineOf(rule: LevelMachine): Required<LevelMachine> {
+  let m = machines.get(rule);
+  if (!m) {
+    m = { levels: rule.levels.map((l) => ({ level: l.level, value: l.value })), hysteresis: rule.hysteresis, holdRise: rule.holdRise, holdFall: rule.holdFall, direction: rule.direction ?? 'rising' };
+    machines.set(rule, m);
+  }
+  return m;
+}
+
+export function evaluateLevel(machine: LevelMachine, state: LevelState, obs: LevelReading): LevelResult {
+  const rule = machineOf(machine);
   // A reading for a moment already past can neither raise nor clear anything (replays, redelivery).
   if (state.lastTs !== null && obs.ts <= state.lastTs) return { state, ignored: 'late' };
   // Out-of-range values are kept by ingest but never trigger (DESIGN.md "Wire contract"); they
@@ -76,7 +92,7 @@ export function evaluateLevel(rule: LevelMachine, state: LevelState, obs: LevelR
   const v = orient(rule, obs.value);
   const next: LevelState = { ...state, lastTs: obs.ts, lastValue: obs.value };
   const current = state.level;
-  const up = highestLevel(rule, (spec) => orient(rule, spec.value) <= v);
+  const up = highestLevel(rule, v, 0);
 
   if (up > current) {
     const since = state.pending?.dir === 'rise' ? state.pending.since : obs.ts;
@@ -90,7 +106,7 @@ export function evaluateLevel(rule: LevelMachine, state: LevelState, obs: LevelR
     next.pending = null;
     return { state: next };
   }
-  const down = highestLevel(rule, (spec) => orient(rule, spec.value) - rule.hysteresis <= v);
+  const down = highestLevel(rule, v, rule.hysteresis);
   const since = state.pending?.dir === 'fall' ? state.pending.since : obs.ts;
   if (obs.ts - since >= rule.holdFall) return fire(rule, state, next, down, obs);
   next.pending = { dir: 'fall', level: down, since };
@@ -113,9 +129,10 @@ function orient(rule: LevelMachine, value: number): number {
   return rule.direction === 'falling' ? -value : value;
 }
 
-function highestLevel(rule: LevelMachine, reached: (spec: LevelMachine['levels'][number]) => boolean): number {
+/** The highest level whose (oriented) value − `hysteresis` ≤ v; a loop, no closure per reading. */
+function highestLevel(rule: LevelMachine, v: number, hysteresis: number): number {
   let level = 0;
-  for (const spec of rule.levels) if (reached(spec)) level = spec.level;
+  for (const spec of rule.levels) if (orient(rule, spec.value) - hysteresis <= v) level = spec.level;
   return level;
 }
 

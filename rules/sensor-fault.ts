@@ -8,14 +8,30 @@ import type { SensorFaultRule } from './schema.ts';
  * Derived value: 1 while a watched reading is out of range, 0 when all are good; the fault ends after
  * `holdFall` of good readings.
  */
+const machines = new WeakMap<SensorFaultRule, LevelMachine>();
+
 export function faultMachine(rule: SensorFaultRule): LevelMachine {
+  let m = machines.get(rule);
+  if (!m) machines.set(rule, (m = buildMachine(rule)));
+  return m;
+}
+
+function buildMachine(rule: SensorFaultRule): LevelMachine {
   return { levels: [{ level: 1, value: 1 }], hysteresis: 0, holdRise: 0, holdFall: rule.holdFall };
 }
 
 export function evaluateSensorFault(rule: SensorFaultRule, state: LevelState, obs: Observation): (LevelResult & { reading?: Observation['values'][number] }) | undefined {
-  const watched = obs.values.filter((v) => !rule.metrics || rule.metrics.includes(v.metric));
-  if (watched.length === 0) return undefined;
-  const bad = watched.find((v) => v.quality === 'out_of_range');
+  let first: Observation['values'][number] | undefined;
+  let bad: Observation['values'][number] | undefined;
+  for (const v of obs.values) {
+    if (rule.metrics && !rule.metrics.includes(v.metric)) continue;
+    first ??= v;
+    if (v.quality === 'out_of_range') {
+      bad = v;
+      break;
+    }
+  }
+  if (!first) return undefined;
   const res = evaluateLevel(faultMachine(rule), state, { ts: obs.ts, value: bad ? 1 : 0, quality: 'ok' });
-  return { ...res, reading: bad ?? watched[0] };
+  return { ...res, reading: bad ?? first };
 }

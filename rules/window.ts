@@ -28,6 +28,7 @@ export function push(window: Window, sample: Sample, span: number): boolean {
 /**
  * Samples with ts in (end − span, end]. `rainfall` is mm in the interval ending at ts, so a sample
  * stamped exactly end − span belongs to the interval before the window and is left out.
+ * Allocates: the hot path uses `sumWithin` and `riseWithin`, which walk the window in place.
  */
 export function within(window: readonly Sample[], end: number, span: number): Sample[] {
   return window.filter((s) => s.ts > end - span && s.ts <= end);
@@ -39,27 +40,76 @@ export function sum(samples: readonly Sample[]): number {
   return total;
 }
 
+/** First index whose ts is > `after` (windows are in time order): a binary search, no allocation. */
+function firstAfter(window: readonly Sample[], after: number): number {
+  let lo = 0;
+  let hi = window.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (window[mid]!.ts > after) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** `sum(within(window, end, span))` without the intermediate array (same order of additions). */
+export function sumWithin(window: readonly Sample[], end: number, span: number): number {
+  let total = 0;
+  for (let i = firstAfter(window, end - span); i < window.length; i++) {
+    const s = window[i]!;
+    if (s.ts > end) break;
+    total += s.value;
+  }
+  return total;
+}
+
 /** Rise of the last sample over the lowest one in (end − span, end]; 0 with fewer than two. */
 export function rise(window: readonly Sample[], end: number, span: number): number {
-  const w = within(window, end, span);
-  if (w.length < 2) return 0;
+  let n = 0;
   let min = Infinity;
-  for (const s of w) min = Math.min(min, s.value);
-  return w.at(-1)!.value - min;
+  let last = 0;
+  for (let i = firstAfter(window, end - span); i < window.length; i++) {
+    const s = window[i]!;
+    if (s.ts > end) break;
+    n++;
+    min = Math.min(min, s.value);
+    last = s.value;
+  }
+  return n < 2 ? 0 : last - min;
 }
 
 /** Means per clock hour, newest first, keyed by hours back from the hour holding `end` (0 = that hour). */
 export function hourlyMeans(window: readonly Sample[], end: number, hours: number): Array<number | undefined> {
-  const H = 3_600_000;
+  const out = new Array<number | undefined>(hours);
+  hourlyMeansInto(window, end, hours, out);
+  return out;
+}
+
+const H = 3_600_000;
+/** scratch for `hourlyMeansInto`: the engine is single-threaded and the function does not re-enter */
+let counts = new Float64Array(24);
+let totals = new Float64Array(24);
+
+/**
+ * `hourlyMeans` into a caller's array (reused across evaluations: no allocation on the hot path).
+ * One pass in window order, as `hourlyMeans` always summed, so the means are bit-identical.
+ */
+export function hourlyMeansInto(window: readonly Sample[], end: number, hours: number, out: Array<number | undefined>): Array<number | undefined> {
+  if (counts.length < hours) [counts, totals] = [new Float64Array(hours), new Float64Array(hours)];
+  counts.fill(0, 0, hours);
+  totals.fill(0, 0, hours);
   const current = Math.floor(end / H);
-  const acc = Array.from({ length: hours }, () => ({ n: 0, total: 0 }));
-  for (const s of window) {
-    if (s.ts > end) continue;
+  // samples before the oldest hour counted cannot count: skip them by binary search
+  for (let i = firstAfter(window, (current - hours + 1) * H - 1); i < window.length; i++) {
+    const s = window[i]!;
+    if (s.ts > end) break;
     const back = current - Math.floor(s.ts / H);
     if (back >= 0 && back < hours) {
-      acc[back]!.n++;
-      acc[back]!.total += s.value;
+      counts[back]!++;
+      totals[back]! += s.value;
     }
   }
-  return acc.map((a) => (a.n === 0 ? undefined : a.total / a.n));
+  for (let back = 0; back < hours; back++) out[back] = counts[back] === 0 ? undefined : totals[back]! / counts[back]!;
+  out.length = hours;
+  return out;
 }
