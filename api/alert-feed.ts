@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { MqttClient } from 'mqtt';
+import type { Bus } from '../contract/bus.ts';
 import type { Logger } from 'pino';
 import { alertEvent, subscriptions, type AlertEvent } from '../contract/index.ts';
 import type { StateStore } from '../store/types.ts';
@@ -28,7 +28,7 @@ const STARTED = '~started';
  * (a Cancel too, though MQTT's retained copy of it is gone). Without a record (the first start)
  * everything already in the store counts as handed on.
  */
-export function createAlertFeed(deps: { mqtt: MqttClient; state: Pick<StateStore, 'listAlerts' | 'listJson' | 'putJson' | 'writeJsonBatch'>; log: Logger; historySize?: number }) {
+export function createAlertFeed(deps: { mqtt: Bus; state: Pick<StateStore, 'listAlerts' | 'listJson' | 'putJson' | 'writeJsonBatch'>; log: Logger; historySize?: number }) {
   const log = deps.log.child({ module: 'alert-feed' });
   const historySize = deps.historySize ?? 1000;
   const emitter = new EventEmitter();

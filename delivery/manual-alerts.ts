@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
+import type { Bus } from '../contract/bus.ts';
 import { z } from 'zod';
 import { alertArea, alertEvent, capCategory, certainty, localized, severity, urgency, type AlertEvent } from '../contract/alert.ts';
 import { publishEvent } from '../rules/alerts.ts';
@@ -64,7 +64,7 @@ export function buildManualAlert(body: ManualAlertBody, by: { user: string; now:
  * `publishManualAlert` for the API, built by the composition root over the rules service's MQTT
  * client (client id `svc-rules-manual`, or the engine's own client) and the state store.
  */
-export function createManualAlertPublisher(deps: { mqtt: MqttClient; state: Pick<StateStore, 'appendAlertEvent'> }) {
+export function createManualAlertPublisher(deps: { mqtt: Bus; state: Pick<StateStore, 'appendAlertEvent'> }) {
   return async function publishManualAlert(event: AlertEvent): Promise<void> {
     await deps.state.appendAlertEvent(event, { manual: true, operator: event.operator?.user });
     await publishEvent(deps.mqtt, event);

@@ -1,4 +1,5 @@
 import type { MqttClient } from 'mqtt';
+import type { Bus } from '../contract/bus.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AlertEvent } from '../contract/alert.ts';
@@ -35,7 +36,8 @@ const VESSEL_TICK_MS = 60_000;
  */
 export async function startVessels(deps: {
   ingestMqtt: MqttClient;
-  rulesMqtt: MqttClient;
+  /** the rules' side: alert events out (the in-process bus where the broker runs here) */
+  rulesMqtt: Bus;
   state: StateStore;
   tracksFile: string;
   vesselsFile?: string;
@@ -133,7 +135,7 @@ export type VesselServices = Awaited<ReturnType<typeof startVessels>>;
  * (same id and eventSeq: consumers dedupe), so a broker that lost its retained messages is healed;
  * ended ones are forgotten.
  */
-async function restoreVesselRules(rules: VesselRules, state: StateStore, mqtt: MqttClient, log: Logger): Promise<void> {
+async function restoreVesselRules(rules: VesselRules, state: StateStore, mqtt: Bus, log: Logger): Promise<void> {
   const ns = VESSEL_RULE_STATE_NAMESPACE;
   const saved: Parameters<VesselRules['importState']>[0] = { vessels: {}, storms: {}, alerts: {} };
   for (const { key, value } of await state.listJson<never>(ns)) {
