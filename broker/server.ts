@@ -6,7 +6,8 @@ import { parseDeviceTarget } from '../platform/devices.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { ID_PATTERN, parseTopic } from '../contract/topics.ts';
+import { ID_PATTERN, parseTopic, topics } from '../contract/topics.ts';
+import { deviceErrorPayload, ErrorCode } from '../contract/errors.ts';
 import type { StateStore } from '../store/types.ts';
 import { ThrottledLog } from '../platform/throttled-log.ts';
 import { authorize, type Principal, type ServiceName } from './acl.ts';
@@ -52,6 +53,14 @@ export interface BrokerServerOptions extends z.input<typeof brokerLimitsSchema> 
   port: number;
   /** MQTT over WebSocket on path /mqtt; 0 = ephemeral; absent = no WebSocket listener */
   wsPort?: number;
+  /**
+   * Ingest in this process (ingest/ingest.ts `accept`): a device's telemetry is handed to it
+   * before the PUBACK, which goes out only when the returned promise resolves (its readings are
+   * durable, or it was bad input and dropped). A rejection refuses the message without PUBACK
+   * (the connection closes; the device resends it). aedes writes the PUBACK right after
+   * authorizePublish (FACTS.md "Where acknowledgements happen"), so this is the one place to hold it.
+   */
+  ingress?: (deviceId: string, payload: Buffer, topic: string) => Promise<unknown> | undefined;
 }
 
 export interface BrokerServer {
@@ -65,6 +74,8 @@ export interface BrokerServer {
 const CONNACK = { IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_CREDENTIALS: 4, NOT_AUTHORIZED: 5 } as const;
 /** room for the topic and packet id on top of the payload when bounding whole packets */
 const PACKET_OVERHEAD_BYTES = 1024;
+/** where a message that was taken only to be dropped goes: a topic nobody can subscribe to */
+const DROPPED_TOPIC = '$huewatch/dropped';
 /** mqemitter recursion bound, see breakRecursion below */
 const MAX_SYNC_DEPTH = 64;
 
@@ -123,8 +134,16 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       }
       const principal = principals.get(client);
       if (payloadBytes(packet.payload) > limits.maxPayloadBytes) {
-        refuse(client, 'payload_too_large', { topic: packet.topic, bytes: payloadBytes(packet.payload) });
-        return cb(new Error('payload too large')); // MQTT 3.1.1 has no refusal code: close [MQTT-3.3.5-2]
+        const bytes = payloadBytes(packet.payload);
+        refuse(client, 'payload_too_large', { topic: packet.topic, bytes });
+        tellDevice(client, ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes} bytes is over the limit of ${limits.maxPayloadBytes}`, packet.topic);
+        // Taken and dropped, not refused by closing: a persistent-session client would resend it
+        // after every reconnect, for ever (FACTS.md). Acknowledged, then routed to nobody: no
+        // client may subscribe to a `$` topic of ours, and `#` never matches one [MQTT-4.7.2-1].
+        packet.topic = DROPPED_TOPIC;
+        packet.payload = Buffer.alloc(0);
+        packet.retain = false;
+        return afterEarlierAcks(client, undefined, cb);
       }
       if (!principal || !authorize(principal, 'publish', packet.topic, { retain: packet.retain })) {
         refuse(client, 'publish_denied', { topic: packet.topic, retain: packet.retain });
@@ -132,7 +151,10 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       }
       published++;
       publishes.inc({ role: principal.role });
-      cb(null);
+      const taken = opts.ingress && principal.role === 'device' && principal.kind === 'station' && parseTopic(packet.topic)?.kind === 'telemetry'
+        ? opts.ingress(principal.deviceId, packet.payload as Buffer, packet.topic)
+        : undefined;
+      afterEarlierAcks(client, taken, cb);
     },
     authorizeSubscribe: (client, sub, cb) => {
       const principal = principals.get(client);
@@ -162,6 +184,34 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       this.set(aedes.connectedClients ?? 0);
     },
   });
+
+  /**
+   * PUBACKs go out in the order the PUBLISH packets came [MQTT-4.6.0-2], though a client's
+   * telemetry waits for a group commit and a bad message is answered at once: each answer waits
+   * for the client's answers before it. The chain holds one promise per client with acks pending.
+   */
+  const ackTail = new WeakMap<Client, Promise<void>>();
+  function afterEarlierAcks(client: Client, taken: Promise<unknown> | undefined, cb: (err: Error | null) => void): void {
+    const before = ackTail.get(client);
+    if (!before && !taken) return cb(null);
+    const mine: Promise<void> = (before ? before.then(() => taken) : taken!).then(() => cb(null), (err: unknown) => cb(err as Error));
+    ackTail.set(client, mine);
+    void mine.then(() => {
+      if (ackTail.get(client) === mine) ackTail.delete(client);
+    });
+  }
+
+  /** at most one message a second per client on its errors topic: a flood of bad input is no flood of errors */
+  const lastTold = new WeakMap<Client, number>();
+  function tellDevice(client: Client | null, code: ErrorCode, problem: string, topic: string): void {
+    const principal = client && principals.get(client);
+    if (!client || principal?.role !== 'device') return;
+    const now = Date.now();
+    if (now - (lastTold.get(client) ?? 0) < 1_000) return;
+    lastTold.set(client, now);
+    const payload = Buffer.from(deviceErrorPayload(code, problem, topic, now));
+    aedes.publish({ cmd: 'publish', topic: topics.deviceErrors(principal.deviceId), payload, qos: 0, retain: false, dup: false } as PublishPacket, () => undefined);
+  }
 
   function refuse(client: Client | null, reason: RefusalReason, fields: Record<string, unknown>): void {
     refusedTotal.inc({ reason });
@@ -231,7 +281,17 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
   const frameLimit = limits.maxPayloadBytes + PACKET_OVERHEAD_BYTES;
   function handle(stream: Parameters<Aedes['handle']>[0], req?: Parameters<Aedes['handle']>[1]): void {
     let client: Client | null = null;
-    guardReads(stream, frameLimit, (length) => refuse(client, 'payload_too_large', { packetBytes: length }));
+    guardReads(stream, frameLimit, (length) => refuse(client, 'payload_too_large', { packetBytes: length }), (dropped) => {
+      // cut out before it was buffered (frame-guard.ts): acknowledged here, so the device moves on
+      const id = dropped.packetId;
+      if (id !== undefined) {
+        const answer = Buffer.from([dropped.qos === 1 ? 0x40 : 0x50, 2, id >> 8, id & 0xff]);
+        const before = client && ackTail.get(client);
+        if (before) void before.then(() => stream.write(answer));
+        else stream.write(answer);
+      }
+      tellDevice(client, ErrorCode.PAYLOAD_TOO_LARGE, `packet of ${dropped.length} bytes is over the limit of ${frameLimit}`, dropped.topic);
+    });
     client = aedes.handle(stream, req);
   }
 

@@ -1,46 +1,51 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { ErrorCode, parseTopic, subscriptions, decodeTelemetry } from '../contract/index.ts';
+import type { Bus } from '../contract/bus.ts';
+import { deviceErrorPayload, ErrorCode, parseTopic, subscriptions, topics, decodeTelemetry } from '../contract/index.ts';
+import type { Observation } from '../contract/obs.ts';
 import type { DeviceRecord, TimeSeriesStore } from '../store/types.ts';
 import { ThrottledLog } from '../platform/throttled-log.ts';
 import { isStationDevice } from '../platform/devices.ts';
+import { createGroupCommit, GroupCommitClosedError, type GroupCommitOptions } from './group-commit.ts';
 import { createReadingSink } from './reading-sink.ts';
 
 export interface IngestDeps {
-  /**
-   * the `ingest` service account; with a persistent session create it with `manualConnect: true`
-   * and let start() connect, so no redelivered message arrives before the handler is installed
-   */
-  mqtt: MqttClient;
-  store: TimeSeriesStore;
+  store: Pick<TimeSeriesStore, 'writeReadings'>;
   devices: { getDevice(deviceId: string): Promise<DeviceRecord | undefined> };
   log: Logger;
   metrics: Registry;
   clock?: { now(): number };
-  /** how often a misbehaving device's problems are logged (they are always counted) */
-  badInputLogIntervalMs?: number;
+  /** where observations go out for other processes and live views; absent = not published */
+  bus?: Pick<Bus, 'publishAsync'>;
+  /** the rules engine of this process, fed beside the durable write */
+  observe?: (obs: Observation) => void;
+  /**
+   * Ingest in a process without the broker: the `ingest` service account, subscribed to all
+   * telemetry with a persistent session (create it with `manualConnect: true`; start() connects
+   * once the handler is installed). Absent: the broker of this process hands telemetry to
+   * `accept` itself (broker/server.ts `ingress`), and no subscription is made.
+   */
+  mqtt?: MqttClient;
   /** MQTT shared-subscription group, so several ingest workers split the load ($share/{group}/…) */
   shareGroup?: string;
-  /**
-   * After a message could not be stored (store down and spool full), reconnect this long after, so
-   * the broker redelivers what was left unacknowledged (persistent session). Default 5 s.
-   */
+  /** how often a misbehaving device's problems are logged (they are always counted) */
+  badInputLogIntervalMs?: number;
+  /** After a message could not be stored, reconnect this long after so the broker redelivers (subscribing mode). */
   redeliverAfterMs?: number;
+  commit?: Pick<GroupCommitOptions, 'maxPendingRows' | 'maxBatchRows' | 'retryDelayMs'>;
 }
 
-/** Store failures that will never succeed for this message: acknowledge and count, or it returns forever. */
-const PERMANENT_STORE_FAILURES: ReadonlySet<string> = new Set([ErrorCode.STORE_REJECTED, ErrorCode.BAD_REQUEST]);
-
 /**
- * Ingest: telemetry in, stored readings and observations out. Each QoS 1 message is acknowledged
- * to the broker only after its readings are written (MQTT.js `handleMessage` sends the PUBACK when
- * its callback is called), so a crash between receive and write makes the broker redeliver; the
- * store's idempotent write makes redelivery harmless. A bad payload is counted, logged at most
- * once per interval per device, acknowledged and dropped: it never blocks the devices behind it.
+ * Ingest: telemetry in, durable readings and observations out (DESIGN.md "Data-path invariants").
+ * `accept(deviceId, payload)` resolves when the message may be acknowledged: its readings are
+ * durable (group commit, ingest/group-commit.ts), or it was bad input, counted, logged at most
+ * once per interval per device and dropped (it never blocks the devices behind it). The broker of
+ * the same process calls it before it sends the PUBACK; in a process of its own, ingest
+ * subscribes and MQTT.js sends the PUBACK to the broker when the callback is called.
  */
 export function createIngest(deps: IngestDeps) {
-  const { mqtt, store, devices, metrics } = deps;
+  const { devices, metrics, mqtt } = deps;
   const log = deps.log.child({ module: 'ingest' });
   const now = () => (deps.clock ?? Date).now();
   const badLog = new ThrottledLog(log, deps.badInputLogIntervalMs ?? 60_000, now);
@@ -54,106 +59,154 @@ export function createIngest(deps: IngestDeps) {
   });
   const storeFailures = new Counter({
     name: 'huewatch_ingest_unstored_total',
-    help: 'Telemetry messages left unacknowledged because neither the store nor the spool took them, by error code',
+    help: 'Telemetry messages left unacknowledged because ingest was stopping or the store did not take them, by error code',
     labelNames: ['code'],
     registers: [metrics],
   });
-  const accept = createReadingSink({ mqtt, store, metrics });
+  const commit = createGroupCommit({ write: (rows) => deps.store.writeReadings(rows), log, metrics, ...deps.commit });
+  const sink = createReadingSink({
+    commit,
+    ...(deps.observe ? { observe: deps.observe } : {}),
+    ...(deps.bus ? { bus: deps.bus } : {}),
+    onPublishError: (err) => badLog.warn('obs-publish', { err: String(err) }, 'observation not published (the reading is stored)'),
+  });
 
-  // The device → station map changes rarely; cache it briefly to keep a store round trip off the hot path.
-  const deviceCache = new Map<string, { rec: DeviceRecord | undefined; at: number }>();
+  // The device → station map changes rarely: cached briefly, so the hot path makes no store round
+  // trip. The cache holds the lookup itself, so messages that wait on one keep their order.
+  const deviceCache = new Map<string, { rec: DeviceRecord | undefined; lookup: Promise<DeviceRecord | undefined> | undefined; at: number }>();
   const DEVICE_CACHE_MS = 30_000;
-  async function lookupDevice(id: string) {
-    const hit = deviceCache.get(id);
-    if (hit && now() - hit.at < DEVICE_CACHE_MS) return hit.rec;
-    const rec = await devices.getDevice(id);
-    if (deviceCache.size > 10_000) deviceCache.clear();
-    deviceCache.set(id, { rec, at: now() });
-    return rec;
+  function cached(id: string) {
+    let hit = deviceCache.get(id);
+    if (!hit || now() - hit.at >= DEVICE_CACHE_MS) {
+      if (deviceCache.size > 10_000) deviceCache.clear();
+      const entry = { rec: undefined as DeviceRecord | undefined, lookup: undefined as Promise<DeviceRecord | undefined> | undefined, at: now() };
+      entry.lookup = devices.getDevice(id).then(
+        (rec) => { entry.rec = rec; entry.lookup = undefined; return rec; },
+        (err: unknown) => { deviceCache.delete(id); throw err; },
+      );
+      deviceCache.set(id, entry);
+      hit = entry;
+    }
+    return hit;
   }
 
-  function drop(code: ErrorCode, device: string, topic: string, problem: string) {
+  // the device learns why on its errors topic: at most once a second, so bad input is no flood of errors
+  const lastTold = new Map<string, number>();
+  function drop(code: ErrorCode, device: string, topic: string, problem: string): undefined {
     dropped.inc({ code, device });
     badLog.warn(device, { code, device, topic, problem }, 'telemetry dropped');
+    const at = now();
+    if (deps.bus && at - (lastTold.get(device) ?? 0) >= 1_000) {
+      if (lastTold.size > 10_000) lastTold.clear();
+      lastTold.set(device, at);
+      deps.bus.publishAsync(topics.deviceErrors(device), deviceErrorPayload(code, problem, topic, at), { qos: 0 }).catch(() => undefined);
+    }
+    return undefined;
   }
 
-  async function handle(topic: string, payload: Buffer): Promise<void> {
-    received.inc();
-    const parsed = parseTopic(topic);
-    if (!parsed || parsed.kind !== 'telemetry') return; // not ours: the subscription is narrower than this
-    const deviceId = parsed.id;
-    const device = await lookupDevice(deviceId);
+  let taking = false;
+  let stopped = false;
+  // A message that arrives between the broker's start and ingest's waits for it, unacknowledged
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => { markStarted = resolve; });
+
+  function take(deviceId: string, device: DeviceRecord | undefined, payload: Buffer | string, topic: string): Promise<unknown> | undefined {
     if (!device || device.disabled) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, 'device is not registered');
     // VMS trackers and AIS receivers publish on vms/ and ais/ (the broker refuses them telemetry);
     // a second check here, for brokers without our ACL: telemetry from them is no station's
     if (!isStationDevice(device)) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, `device is registered as ${device.station}, not for a station`);
     const decoded = decodeTelemetry(payload, { now: now() });
     if (!decoded.ok) return drop(decoded.code, deviceId, topic, decoded.problem);
+    return sink(deviceId, device.station, decoded.readings);
+  }
 
-    await accept(deviceId, device.station, decoded.readings);
+  /**
+   * A device's telemetry message; resolves when it may be acknowledged. Rejects only while
+   * stopping (GroupCommitClosedError): the message is then not acknowledged, and comes again.
+   */
+  function accept(deviceId: string, payload: Buffer | string, topic: string): Promise<unknown> | undefined {
+    if (!taking) {
+      if (stopped) return Promise.reject(new GroupCommitClosedError());
+      return started.then(() => accept(deviceId, payload, topic));
+    }
+    received.inc();
+    const hit = cached(deviceId);
+    if (!hit.lookup) return take(deviceId, hit.rec, payload, topic);
+    return hit.lookup.then((rec) => take(deviceId, rec, payload, topic));
   }
 
   // MQTT 3.1.1 has no negative ack: an unacknowledged QoS 1 message stays in the broker's session
-  // and comes again only when the session resumes [MQTT-4.4.0-1]. So once writes are refused
-  // (spool full), drop the connection after a pause; the client reconnects with clean=false and the
+  // and comes again only when the session resumes [MQTT-4.4.0-1]. So once ingest could not take
+  // a message, drop the connection after a pause; the client reconnects with clean=false and the
   // broker resends everything it has not had a PUBACK for, in order.
   let redeliverTimer: NodeJS.Timeout | undefined;
   const redeliverLater = () => {
     redeliverTimer ??= setTimeout(() => {
       redeliverTimer = undefined;
-      if (!started) return;
+      if (!taking) return;
       log.warn('reconnecting so the broker redelivers unstored messages');
-      mqtt.stream?.destroy();
+      mqtt?.stream?.destroy();
     }, deps.redeliverAfterMs ?? 5_000);
     redeliverTimer.unref?.();
   };
 
   const filter = deps.shareGroup ? `$share/${deps.shareGroup}/${subscriptions.allTelemetry}` : subscriptions.allTelemetry;
-  let started = false;
+
+  async function subscribe(client: MqttClient): Promise<void> {
+    client.handleMessage = (packet, callback) => {
+      const parsed = parseTopic(packet.topic);
+      // not ours: the subscription is narrower than this
+      const taken = parsed?.kind === 'telemetry' ? accept(parsed.id, packet.payload as Buffer, packet.topic) : undefined;
+      if (!taken) return callback();
+      taken.then(
+        () => callback(),
+        (err: unknown) => {
+          const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
+          storeFailures.inc({ code });
+          badLog.warn(`store:${code}`, { err: String(err), code, topic: packet.topic }, 'telemetry not stored (not acknowledged: the broker keeps it)');
+          callback(err as Error);
+          redeliverLater();
+        },
+      );
+    };
+    if (!client.connected) {
+      // created with manualConnect: connect only now that the handler above is in place, or the
+      // messages a resumed session delivers first would be acked by MQTT.js' default handler
+      // without being stored (seen as lost readings after a SIGKILL of ingest)
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => { client.off('connect', onConnect); reject(err); };
+        const onConnect = () => { client.off('error', onError); resolve(); };
+        client.once('connect', onConnect).once('error', onError);
+        client.connect();
+      });
+    }
+    await client.subscribeAsync(filter, { qos: 1 });
+    log.info({ filter }, 'ingest subscribed');
+  }
+
   return {
-    async start(): Promise<void> {
-      if (started) return;
-      started = true;
-      mqtt.handleMessage = (packet, callback) => {
-        handle(packet.topic, packet.payload as Buffer).then(
-          () => callback(),
-          (err: unknown) => {
-            const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
-            if (PERMANENT_STORE_FAILURES.has(code)) {
-              // the store refuses this message for good: redelivering it would only block the rest
-              const device = parseTopic(packet.topic)?.id ?? '?';
-              drop(code as ErrorCode, device, packet.topic, (err as Error).message);
-              callback();
-              return;
-            }
-            // Store down and spool full (or closing): no ack, so the broker keeps the message.
-            storeFailures.inc({ code });
-            badLog.warn(`store:${code}`, { err, code, topic: packet.topic }, 'telemetry not stored (not acknowledged: the broker keeps it)');
-            callback(err as Error);
-            redeliverLater();
-          },
-        );
-      };
-      if (!mqtt.connected) {
-        // created with manualConnect: connect only now that the handler above is in place, or the
-        // messages a resumed session delivers first would be acked by MQTT.js' default handler
-        // without being stored (seen as lost readings after a SIGKILL of ingest)
-        await new Promise<void>((resolve, reject) => {
-          const onError = (err: Error) => { mqtt.off('connect', onConnect); reject(err); };
-          const onConnect = () => { mqtt.off('error', onError); resolve(); };
-          mqtt.once('connect', onConnect).once('error', onError);
-          mqtt.connect();
-        });
-      }
-      await mqtt.subscribeAsync(filter, { qos: 1 });
-      log.info({ filter }, 'ingest subscribed');
+    accept,
+    /** for other sources of readings (the Modbus poller): the same normalise → observe → commit path */
+    sink,
+    get pendingRows() {
+      return commit.pendingRows;
     },
+    async start(): Promise<void> {
+      if (taking || stopped) return;
+      taking = true;
+      markStarted();
+      if (mqtt) await subscribe(mqtt);
+    },
+    /** Takes no more messages, then waits until what it took is durable (their PUBACKs go out). */
     async stop(): Promise<void> {
-      if (!started) return;
-      started = false;
+      if (stopped) return;
+      taking = false;
+      stopped = true;
+      markStarted(); // whoever waited for the start is refused now
       clearTimeout(redeliverTimer);
       redeliverTimer = undefined;
-      await mqtt.unsubscribeAsync(filter).catch(() => undefined);
+      if (mqtt?.connected) await mqtt.unsubscribeAsync(filter).catch(() => undefined);
+      await commit.close();
     },
   };
 }

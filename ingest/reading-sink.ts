@@ -1,40 +1,51 @@
-import type { MqttClient } from 'mqtt';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Bus } from '../contract/bus.ts';
+import type { Observation } from '../contract/obs.ts';
 import { topics } from '../contract/topics.ts';
 import type { Reading } from '../contract/telemetry.ts';
-import type { TimeSeriesStore } from '../store/types.ts';
+import type { StoredReading } from '../store/types.ts';
+import type { GroupCommit } from './group-commit.ts';
 import { normaliseReading } from './normalise.ts';
+
+export interface ReadingSinkDeps {
+  /** the group commit every reading joins (ingest/group-commit.ts) */
+  commit: Pick<GroupCommit, 'add'>;
+  /** the rules engine of this process, fed directly (no bus between services of one process) */
+  observe?: (obs: Observation) => void;
+  /** where observations are published for other processes and live views (`obs/{station}`) */
+  bus?: Pick<Bus, 'publishAsync'>;
+  /** a publish the bus refused (it is down): the observation is still stored */
+  onPublishError?: (err: unknown) => void;
+}
 
 /**
  * Where every validated reading goes, whatever brought it (MQTT telemetry, the Modbus poller):
- * normalised with quality flags, written to the store, then published as observations on
- * `huewatch/v1/obs/{stationId}` in observation-time order (the rules engine relies on it per
- * station). Resolves once the write is done, so callers can acknowledge only then.
+ * normalised with quality flags, handed to the rules beside the durable write (not behind it, so
+ * an alert never waits for a backlog of writes), published as observations on
+ * `huewatch/v1/obs/{stationId}` in observation-time order (the rules rely on it per station), and
+ * joined to the next group commit. Resolves once the rows are durable, so callers acknowledge
+ * only then. A reading evaluated but not yet durable when the process dies is resent by its
+ * device (no PUBACK) and ignored by the rules as already seen.
  */
-export function createReadingSink(deps: { mqtt: MqttClient; store: TimeSeriesStore; metrics: Registry }) {
-  const metric = <T>(name: string, make: () => T): T => (deps.metrics.getSingleMetric(name) as T | undefined) ?? make();
-  const stored = metric('huewatch_ingest_readings_stored_total', () =>
-    new Counter({ name: 'huewatch_ingest_readings_stored_total', help: 'Metric values written to the store', registers: [deps.metrics] }),
-  );
-  const writeSeconds = metric('huewatch_ingest_write_seconds', () =>
-    new Histogram({
-      name: 'huewatch_ingest_write_seconds',
-      help: 'Time to write one batch of readings to the store',
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: [deps.metrics],
-    }),
-  );
-
-  return async function accept(deviceId: string, station: string, readings: readonly Reading[]): Promise<void> {
-    const batch = readings.map((r) => normaliseReading(r, deviceId, station));
-    const rows = batch.flatMap((b) => b.rows);
-    const end = writeSeconds.startTimer();
-    await deps.store.writeReadings(rows);
-    end();
-    stored.inc(rows.length);
-    for (const { obs } of batch.sort((a, b) => a.obs.ts - b.obs.ts)) {
-      deps.mqtt.publish(topics.obs(obs.station), JSON.stringify(obs), { qos: 1 });
+export function createReadingSink(deps: ReadingSinkDeps) {
+  const onError = deps.onPublishError ?? (() => undefined);
+  return function accept(deviceId: string, station: string, readings: readonly Reading[]): Promise<'stored' | 'refused'> {
+    let rows: StoredReading[];
+    let observations: Observation[];
+    if (readings.length === 1) {
+      const one = normaliseReading(readings[0]!, deviceId, station);
+      rows = one.rows;
+      observations = [one.obs];
+    } else {
+      const batch = readings.map((r) => normaliseReading(r, deviceId, station));
+      rows = batch.flatMap((b) => b.rows);
+      observations = batch.map((b) => b.obs).sort((a, b) => a.ts - b.ts);
     }
+    const durable = deps.commit.add(rows);
+    for (const obs of observations) {
+      deps.observe?.(obs);
+      deps.bus?.publishAsync(topics.obs(obs.station), JSON.stringify(obs), { qos: 1 }).catch(onError);
+    }
+    return durable;
   };
 }
 export type ReadingSink = ReturnType<typeof createReadingSink>;

@@ -7,11 +7,13 @@ import { createAlertFeed } from '../api/alert-feed.ts';
 import { sha256Hex } from '../api/auth.ts';
 import { buildApi } from '../api/server.ts';
 import { createBrokerServer } from '../broker/server.ts';
+import { createLocalBus } from '../broker/local-bus.ts';
+import type { Bus } from '../contract/bus.ts';
 import { hashSecret } from '../broker/secrets.ts';
 import { SERVICE_NAMES } from '../broker/acl.ts';
 import { startSimulator, simDeviceId } from '../firmware-sim/fleet.ts';
-import { createIngest } from '../ingest/ingest.ts';
-import { createRulesEngine } from '../rules/engine.ts';
+import { createIngest, type Ingest } from '../ingest/ingest.ts';
+import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { loadRuleFile } from '../rules/load.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { openTimeSeries } from '../store/open.ts';
@@ -26,7 +28,6 @@ import type { VesselRegistry } from '../ingest/vessels/registry.ts';
 import { SIM_AIS_RECEIVER, simFleetDevices, startVesselFleet } from '../firmware-sim/fleet-vessels.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { startModbus } from './modbus.ts';
-import { createReadingSink } from '../ingest/reading-sink.ts';
 import { createDeliveryMetrics } from '../delivery/metrics.ts';
 import { createWebhookDelivery, loadWebhookEndpoints } from '../delivery/webhooks.ts';
 import { createWebPushDelivery, loadOrCreateVapidKeys } from '../delivery/webpush.ts';
@@ -75,7 +76,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     // Platform state lives in the embedded file, which DuckDB lets one process open: the process
     // running the rules engine. Elsewhere devices are looked up at STATE_URL (else RULES_URL), and
     // an API calls the rules process's objects at RULES_URL (config.ts refuses anything else).
-    const local = run.has('rules') ? await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log }) : undefined;
+    const local = run.has('rules') ? await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log, metrics }) : undefined;
     if (local) stops.push(() => local.close());
     const devices = local ?? createDeviceDirectory({ url: (config.STATE_URL ?? config.RULES_URL)!, token: secrets.serviceToken, log });
     const remote = !local && run.has('api') ? remoteRules(config.RULES_URL!, secrets.serviceToken) : undefined;
@@ -90,6 +91,12 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     let mqttUrl = config.MQTT_URL ?? '';
     let mqttPort: number | undefined;
     let wsPort: number | undefined;
+    // Services that share the broker's process talk through its in-process API (DESIGN.md "The
+    // flow"); the others connect over MQTT. Ingest and rules in one process: readings go from
+    // ingest straight into the engine, beside the group commit.
+    let ingest: Ingest | undefined;
+    let engine: RulesEngine | undefined;
+    let localBus: (Bus & { close(): Promise<void> }) | undefined;
     if (run.has('broker')) {
       const broker = createBrokerServer({
         log,
@@ -101,9 +108,14 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         host: config.HOST,
         port: config.MQTT_PORT,
         wsPort: config.MQTT_WS_PORT,
+        // the PUBACK of a device's telemetry waits for ingest's group commit (ingest/ingest.ts)
+        ...(run.has('ingest') ? { ingress: (deviceId: string, payload: Buffer, topic: string) => ingest!.accept(deviceId, payload, topic) } : {}),
       });
       ({ mqttPort, wsPort } = await broker.start());
       stops.push(() => broker.stop());
+      const bus = createLocalBus(broker.aedes);
+      localBus = bus;
+      stops.push(() => bus.close());
       mqttUrl = `mqtt://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${mqttPort}`;
     }
     if (!mqttUrl) throw new Error('MQTT_URL: required when this process does not run the broker');
@@ -119,20 +131,48 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       stops.push(() => client.endAsync());
       return client;
     };
+    const busFor = async (service: keyof typeof secrets.services, role = ''): Promise<Bus> => localBus ?? connect(service, true, false, role);
 
+    // one connection of the rules account: the engine and the vessel rules share it (two with
+    // one client id would take each other's session over, for ever [MQTT-3.1.4-2])
+    const rulesBus = local ? await busFor('rules') : undefined;
+    if (local) {
+      engine = createRulesEngine({
+        rules, stations, mqtt: rulesBus!, state: local, series: series!.reads, log, metrics, clock,
+        // fed by ingest directly when it runs here; else observations come over MQTT
+        subscribeObs: !run.has('ingest'),
+      });
+    }
     let modbus: Awaited<ReturnType<typeof startModbus>> | undefined;
     if (run.has('ingest')) {
-      // A persistent session: what the broker delivered but ingest had not stored comes again.
-      const ingestMqtt = await connect('ingest', false, true);
-      const ingest = createIngest({ mqtt: ingestMqtt, store: series!.writes, devices, log, metrics, clock });
-      await ingest.start();
-      stops.push(() => ingest.stop());
+      // Without the broker here: a persistent session, so what the broker delivered but ingest
+      // had not stored comes again.
+      const ingestMqtt = localBus ? undefined : await connect('ingest', false, true);
+      const feed = engine;
+      ingest = createIngest({
+        store: series!.writes, devices, log, metrics, clock,
+        bus: localBus ?? ingestMqtt!,
+        ...(ingestMqtt ? { mqtt: ingestMqtt } : {}),
+        ...(feed ? { observe: (obs) => feed.observe(obs) } : {}),
+      });
+    }
+    if (engine) {
+      // before ingest: the engine's replay of stored-but-unevaluated readings comes first
+      await engine.start();
+      const started = engine;
+      stops.push(() => started.stop());
+    }
+    if (ingest) {
+      const started = ingest;
+      await started.start();
+      // stopped before the engine and the broker: takes no more, and drains what it took
+      stops.push(() => started.stop());
       // Modbus PLCs and RTUs: polled values take the same path as MQTT readings.
       if (config.MODBUS || config.SIM) {
         modbus = await startModbus({
           file: config.MODBUS_FILE,
           stations,
-          accept: createReadingSink({ mqtt: ingestMqtt, store: series!.writes, metrics }),
+          accept: started.sink,
           ...(config.SIM ? { sim: { scenario: config.SIM_SCENARIO, speed: config.SIM_SPEED } } : {}),
           log,
           metrics,
@@ -144,11 +184,8 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     let operator: OperatorActions | undefined;
     let vessels: VesselServices | undefined;
     if (local) {
-      const rulesMqtt = await connect('rules');
-      const engine = createRulesEngine({ rules, stations, mqtt: rulesMqtt, state: local, series: series!.reads, log, metrics, clock });
-      await engine.start();
-      stops.push(() => engine.stop());
-      operator = engine.operator;
+      const rulesMqtt = rulesBus!;
+      operator = engine!.operator;
       // Vessels: AIS/VMS ingest and geofence rules, beside the state their rules keep (with the
       // ingest account: a clean session, so nothing queued arrives before its handler).
       vessels = await startVessels({
@@ -170,7 +207,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     let httpUrl: string | undefined;
     if (run.has('api')) {
       const state = shared!;
-      const feed = createAlertFeed({ mqtt: await connect('api'), state, log });
+      const feed = createAlertFeed({ mqtt: await busFor('api'), state, log });
       // Delivery channels listen to the feed: they must be subscribed before it starts.
       const deliveryMetrics = createDeliveryMetrics(metrics, clock);
       feed.subscribe((item) => deliveryMetrics.delivered('mqtt', item.event));
@@ -189,7 +226,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       await push.start();
       stops.push(() => push.stop());
       // Manual alerts travel the alerts path, which only the rules account may publish on.
-      const manualMqtt = await connect('rules', true, false, '-manual');
+      const manualMqtt = await busFor('rules', '-manual');
       const publishManualAlert = createManualAlertPublisher({ mqtt: manualMqtt, state });
       await feed.start();
       stops.push(() => feed.stop());
@@ -214,6 +251,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         deliveryMetrics,
         // Modbus runs with ingest: an API without ingest in its process has no register writes
         ...(modbus ? { modbus: { writeRegister: modbus.poller.writeRegister, stationHealth: modbus.poller.stationHealth } } : {}),
+        degraded: () => series!.problems(),
         cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
         console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},
         serviceTokens: [sha256Hex(secrets.serviceToken)],
@@ -288,6 +326,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         metrics,
         services: config.SERVICES,
         problems: () => clients.filter((c) => !c.connected).map((c) => `MQTT ${c.options.clientId} is not connected`),
+        degraded: () => series?.problems() ?? [],
         ...(local ? { routes: (app) => rulesOpsRoutes(app, { token: secrets.serviceToken, state: local, operator: operator!, ...(vessels ? { vessels } : {}), registerDevice: registerHere }) } : {}),
       });
       stops.push(() => ops.close());

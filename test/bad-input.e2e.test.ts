@@ -96,14 +96,24 @@ describe('the platform under bad input and forbidden publishes', () => {
       await bad.publishAsync(topics.telemetry('kl-01'), payload, { qos: 1 });
       await goodReading();
     }
-    // A 1 MB payload: refused by the broker (the limit is MAX_PAYLOAD_BYTES), which closes that connection.
+    // A 1 MB payload over MAX_PAYLOAD_BYTES: taken and dropped by the broker, never buffered, the
+    // connection kept (closing it would make a persistent session resend it for ever); the device
+    // reads why on its errors topic, as it does for what ingest drops.
+    const told = collect(bad);
+    await bad.subscribeAsync(topics.deviceErrors('kl-01'), { qos: 0 });
+    await bad.publishAsync(topics.telemetry('kl-01'), Buffer.alloc(1024 * 1024, 0x20), { qos: 1 });
+    await waitFor(() => told.some((m) => JSON.parse(m.payload).code === 'HW_ERR_PAYLOAD_TOO_LARGE'), 3000, 'the device told of its oversize message');
+    await new Promise((r) => setTimeout(r, 1_000)); // one error message a second per device
+    await bad.publishAsync(topics.telemetry('kl-01'), '{"ts": 1, "m":', { qos: 1 });
+    await waitFor(() => told.some((m) => JSON.parse(m.payload).code === 'HW_ERR_PAYLOAD_JSON'), 3000, 'the device told of its malformed message');
+    expect(JSON.parse(told.find((m) => JSON.parse(m.payload).code === 'HW_ERR_PAYLOAD_JSON')!.payload)).toMatchObject({ topic: topics.telemetry('kl-01'), problem: expect.any(String) });
+    expect(bad.connected).toBe(true);
     await bad.endAsync();
-    await publishOnce(topics.telemetry('kl-01'), Buffer.alloc(1024 * 1024, 0x20));
     await goodReading();
     await waitFor(async () => (await count('phu-oc')) === before + badPayloads.length + 1, 2000, 'every good reading');
 
     for (const code of new Set(badPayloads.map(([c]) => c))) {
-      const expected = badPayloads.filter(([c]) => c === code).length;
+      const expected = badPayloads.filter(([c]) => c === code).length + (code === 'HW_ERR_PAYLOAD_JSON' ? 1 : 0);
       await waitFor(async () => (await metric('huewatch_ingest_dropped_total', `code="${code}",device="kl-01"`)) === expected, 1000, `${code} counted`);
     }
     expect(await metric('huewatch_broker_refused_total', 'reason="payload_too_large"')).toBe(1);

@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { topics } from '../contract/index.ts';
+import { silentLogger } from '../platform/log.ts';
+import { openEmbeddedStore } from '../store/duckdb.ts';
+import { connectClient, tempDir, waitFor } from './helpers.ts';
+
+/**
+ * DESIGN.md "Data-path invariants": a device's PUBACK means its reading is durable and will be
+ * evaluated by the rules exactly once, whatever is killed. The whole platform runs as one process
+ * through its documented entry point (`huewatch start`), devices are real MQTT.js clients with up
+ * to 10 readings in flight each, and the process is killed with SIGKILL (or stopped with SIGTERM)
+ * at a random point of the stream. Every acknowledged reading must be in the store afterwards.
+ */
+const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
+const STREAM_STATIONS = ['rg-hue', 'rg-nam-dong', 'rg-a-luoi', 'rg-bach-ma', 'rg-thuong-nhat', 'rg-huong-phu'];
+const IN_FLIGHT = 10;
+const T0 = Date.now() - 2 * 3_600_000;
+const tsOf = (seq: number) => T0 + seq * 100;
+
+interface Running {
+  child: ChildProcess;
+  mqttUrl: string;
+  httpUrl: string;
+  adminToken: string;
+  output(): string;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function startHuewatch(dataDir: string, mqttPort: number): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'start'], {
+    env: {
+      ...process.env, HOST: '127.0.0.1', MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '0', HTTP_PORT: '0',
+      DATA_DIR: dataDir, SIM: '0', LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  await waitFor(() => out.includes('Ctrl-C stops it.') || child.exitCode !== null, 60_000, 'huewatch start');
+  if (child.exitCode !== null) throw new Error(`huewatch exited: ${out}`);
+  const httpUrl = /HTTP API\s+(http:\/\/\S+?)\/api/.exec(out)![1]!;
+  const { adminToken } = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
+  return { child, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, httpUrl, adminToken, output: () => out };
+}
+
+async function register(p: Running, deviceId: string, station: string): Promise<string> {
+  const res = await fetch(`${p.httpUrl}/api/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${p.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ deviceId, station }),
+  });
+  const body = (await res.json()) as { secret: string };
+  expect(res.status).toBe(201);
+  return body.secret;
+}
+
+async function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+/**
+ * A device streaming rainfall readings with up to IN_FLIGHT unacknowledged at once, until the
+ * connection breaks; returns the seqs the broker acknowledged.
+ */
+function stream(client: MqttClient, deviceId: string): { acked: Set<number>; done: Promise<void> } {
+  const acked = new Set<number>();
+  let next = 1;
+  const done = new Promise<void>((resolve) => {
+    let open = 0;
+    let broken = false;
+    const pump = () => {
+      while (!broken && open < IN_FLIGHT && next <= 100_000) {
+        const seq = next++;
+        open++;
+        client.publish(topics.telemetry(deviceId), JSON.stringify({ ts: tsOf(seq), seq, m: { rainfall: 0 } }), { qos: 1 }, (err) => {
+          open--;
+          if (!err) acked.add(seq);
+          if (!broken) pump();
+        });
+      }
+    };
+    client.once('close', () => {
+      broken = true;
+      resolve();
+    });
+    pump();
+  });
+  return { acked, done };
+}
+
+/** The ts of every stored rainfall reading of a station, from the platform's own file. */
+async function storedTs(dataDir: string, stations: readonly string[]): Promise<Map<string, Set<number>>> {
+  const store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: silentLogger() });
+  try {
+    const out = new Map<string, Set<number>>();
+    for (const s of stations) {
+      const points = await store.series({ station: s, metric: 'rainfall', from: T0, to: T0 + 100_001 * 100 });
+      out.set(s, new Set(points.map((p) => p.ts)));
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+async function runOnce(signal: NodeJS.Signals, killAfterMs: number) {
+  const data = await tempDir();
+  const port = await freePort();
+  try {
+    const first = await startHuewatch(data.dir, port);
+    const devices: Array<{ id: string; station: string; client: MqttClient }> = [];
+    for (const [i, station] of STREAM_STATIONS.entries()) {
+      const id = `kill-${i}`;
+      const secret = await register(first, id, station);
+      devices.push({ id, station, client: await connectClient(first.mqttUrl, { username: id, password: secret, clientId: id, clean: false }) });
+    }
+    const streams = devices.map((d) => stream(d.client, d.id));
+    // a random point once the stream is flowing (how fast depends on the machine)
+    await waitFor(() => streams.reduce((n, s) => n + s.acked.size, 0) >= 200, 30_000, 'the stream to flow');
+    await new Promise((r) => setTimeout(r, killAfterMs));
+    await stopped(first.child, signal);
+    await Promise.all(streams.map((s) => s.done));
+    for (const d of devices) d.client.end(true);
+
+    // the stored readings are read after a restart on the same data folder, then a clean stop
+    const second = await startHuewatch(data.dir, port);
+    await stopped(second.child, 'SIGTERM');
+    const stored = await storedTs(data.dir, STREAM_STATIONS);
+    let acked = 0;
+    const lost: string[] = [];
+    for (const [i, d] of devices.entries()) {
+      const have = stored.get(d.station)!;
+      for (const seq of streams[i]!.acked) {
+        acked++;
+        if (!have.has(tsOf(seq))) lost.push(`${d.id}#${seq}`);
+      }
+    }
+    return { acked, lost };
+  } finally {
+    await data.cleanup();
+  }
+}
+
+describe('an acknowledged reading is durable, whatever stops the platform', () => {
+  it('loses none of the acknowledged readings when the one-process platform is killed with SIGKILL mid-stream (two random points)', async () => {
+    for (const killAfterMs of [Math.random() * 300, 300 + Math.random() * 1_200]) {
+      const { acked, lost } = await runOnce('SIGKILL', killAfterMs);
+      expect(acked, 'readings acknowledged before the kill').toBeGreaterThanOrEqual(200);
+      expect(lost, `acknowledged but not stored (kill ${Math.round(killAfterMs)} ms into the stream)`).toEqual([]);
+    }
+  }, 120_000);
+
+  it('loses none of the acknowledged readings when stopped with SIGTERM mid-stream, and stops taking publishes first', async () => {
+    const { acked, lost } = await runOnce('SIGTERM', Math.random() * 1_000);
+    expect(acked).toBeGreaterThanOrEqual(200);
+    expect(lost).toEqual([]);
+  }, 120_000);
+
+  it('evaluates a crossing acknowledged just before a SIGKILL once: one alert after the restart, not two', async () => {
+    const data = await tempDir();
+    const port = await freePort();
+    try {
+      const first = await startHuewatch(data.dir, port);
+      const secret = await register(first, 'kl-kill', 'kim-long');
+      const device = await connectClient(first.mqttUrl, { username: 'kl-kill', password: secret, clientId: 'kl-kill', clean: false });
+      const now = Date.now();
+      for (let i = 1; i <= 5; i++) {
+        await device.publishAsync(topics.telemetry('kl-kill'), JSON.stringify({ ts: now - (6 - i) * 60_000, seq: i, m: { water_level: 0.4 } }), { qos: 1 });
+      }
+      // level 3 at Kim Long is 3.5 m (config/rules.yaml): acknowledged, then killed at once
+      await device.publishAsync(topics.telemetry('kl-kill'), JSON.stringify({ ts: now, seq: 6, m: { water_level: 3.9 } }), { qos: 1 });
+      await stopped(first.child, 'SIGKILL');
+      device.end(true);
+
+      const second = await startHuewatch(data.dir, port);
+      const alerts = await waitFor(async () => {
+        const body = (await (await fetch(`${second.httpUrl}/api/v1/alerts`)).json()) as { alerts: Array<{ id: string; key: string; level: number; eventSeq: number }> };
+        const kl = body.alerts.filter((a) => a.key === 'flood:kim-long');
+        return kl.length > 0 && kl;
+      }, 20_000, 'the Kim Long alert after the restart');
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]!.level).toBe(3);
+      const history = (await (await fetch(`${second.httpUrl}/api/v1/alerts/${alerts[0]!.id}`)).json()) as { history: Array<{ msgType: string; level: number }> };
+      expect(history.history.filter((e) => e.msgType === 'Alert')).toHaveLength(1);
+      await stopped(second.child, 'SIGTERM');
+    } finally {
+      await data.cleanup();
+    }
+  }, 120_000);
+});
