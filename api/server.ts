@@ -49,6 +49,8 @@ export interface ApiOptions {
   modbus?: ModbusRouteDeps & { stationHealth(stationId: string): unknown[] };
   /** per-channel delivery counters and latency (SSE and CAP are counted here) */
   deliveryMetrics?: DeliveryMetrics;
+  /** what degrades the platform without stopping it (e.g. the store down, readings spooled): /health says so */
+  degraded?: () => unknown[];
   /** web console options; the console is served at / */
   console?: { tileUrl?: string };
 }
@@ -67,7 +69,11 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   installErrorHandler(app);
   const deps: ApiDeps = { ...opts, clock: opts.clock ?? Date, requireRole: bearerAuth(opts.tokens) };
 
-  app.get('/health', async () => ({ status: 'ok', uptimeS: Math.round(process.uptime()) }));
+  // 200 while degraded (the store is down and readings are spooled): restarting would not help
+  app.get('/health', async () => {
+    const problems = opts.degraded?.() ?? [];
+    return { status: problems.length > 0 ? 'degraded' : 'ok', uptimeS: Math.round(process.uptime()), ...(problems.length > 0 ? { problems } : {}) };
+  });
   app.get('/metrics', async (_req, reply) => {
     reply.type(opts.metrics.contentType);
     return opts.metrics.metrics();

@@ -23,6 +23,8 @@ export async function startOpsServer(opts: {
   services: readonly string[];
   /** what is down right now (e.g. an MQTT connection); /health answers 503 while any is */
   problems?: () => string[];
+  /** what degrades the process without stopping it (the store down, readings spooled): 200, status "degraded" */
+  degraded?: () => unknown[];
   routes?: (app: FastifyInstance) => void | Promise<void>;
 }): Promise<OpsServer> {
   const app = Fastify({
@@ -34,6 +36,8 @@ export async function startOpsServer(opts: {
   app.get('/health', async (_req, reply) => {
     const problems = opts.problems?.() ?? [];
     if (problems.length > 0) return reply.code(503).send({ status: 'unavailable', services: opts.services, problems });
+    const degraded = opts.degraded?.() ?? [];
+    if (degraded.length > 0) return { status: 'degraded', services: opts.services, uptimeS: Math.round(process.uptime()), problems: degraded };
     return { status: 'ok', services: opts.services, uptimeS: Math.round(process.uptime()) };
   });
   app.get('/metrics', async (_req, reply) => {

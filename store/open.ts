@@ -5,7 +5,7 @@ import type { Config } from '../platform/config.ts';
 import type { EmbeddedStore } from './duckdb.ts';
 import { openInfluxStore, type InfluxStore } from './influx.ts';
 import { withAutoResolution } from './resolution.ts';
-import { openSpoolingStore, type SpoolingStore } from './spool.ts';
+import { openSpoolingStore, type SpoolingStore, type StoreProblem } from './spool.ts';
 import type { RetentionPolicy, TimeSeriesStore } from './types.ts';
 
 const DAY_MS = 86_400_000;
@@ -15,6 +15,8 @@ export interface TimeSeries {
   reads: TimeSeriesStore;
   /** for ingest: the store behind the on-disk spool when `spool` was asked for, else the store */
   writes: TimeSeriesStore;
+  /** what keeps readings from the store right now (they are spooled meanwhile): for /health */
+  problems(): StoreProblem[];
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function openTimeSeries(opts: {
   return {
     reads: withAutoResolution(primary),
     writes: spool ?? primary,
+    problems: () => spool?.problems() ?? [],
     async close() {
       clearInterval(job);
       await running;
