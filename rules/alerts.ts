@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { alertEvent, type AlertEvent, type Severity } from '../contract/alert.ts';
 import type { Bus } from '../contract/bus.ts';
 import { topics } from '../contract/topics.ts';
@@ -26,6 +26,25 @@ type EventRule = Exclude<Rule, { kind: 'release' }>;
 export interface EventFlags {
   /** escalated for want of acknowledgement: severity stays one step up while unacknowledged */
   ackEscalated?: boolean;
+  /**
+   * The id of a new alert, when it must come out the same for the same cause: the engine
+   * publishes an alert raised by a reading before it is stored, and after a crash the reading is
+   * evaluated again (rules/replay.ts), so the same event must come out (consumers dedupe by id
+   * and eventSeq). Default: a random UUID.
+   */
+  newId?: string;
+}
+
+/**
+ * A name-based UUID (RFC 9562 version 5 layout: SHA-1 of the name) for `newId`: the same name,
+ * the same id.
+ */
+export function uuidFor(name: string): string {
+  const b = createHash('sha1').update(`huewatch-alert:${name}`).digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x50;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 export function areaOf(rule: Rule, station: Station): AlertEvent['area'] {
@@ -59,7 +78,7 @@ export function buildRuleEvent(rule: EventRule, station: Station, out: Outcome, 
   const texts = alertTexts({ rule, station, t, ...(out.metric ? { metric: out.metric } : {}), ...(out.levelName ? { levelName: out.levelName } : {}), ...(out.category ? { category: out.category } : {}) });
   const lifecycle = open
     ? { id: open.id, eventSeq: open.eventSeq + 1, firstSent: open.firstSent, ...(open.operator ? { operator: open.operator } : {}) }
-    : { id: randomUUID(), eventSeq: 1, firstSent: sent };
+    : { id: flags.newId ?? randomUUID(), eventSeq: 1, firstSent: sent };
   const { severity, urgency } = severityOf(rule, t, out);
   const shape =
     t.to === 0

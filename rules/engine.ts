@@ -8,7 +8,7 @@ import { parseTopic, subscriptions, topics } from '../contract/topics.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Station } from '../platform/stations.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
-import { ackEscalationEvent, buildRuleEvent, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
+import { ackEscalationEvent, buildRuleEvent, uuidFor, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
 import { describeResult, evaluateResult, windowNeeds, type EvalContext, type Outcome } from './dispatch.ts';
 import { initialLevelState, type LevelState } from './level.ts';
 import { createOperatorActions, type OperatorActions } from './operator-actions.ts';
@@ -181,9 +181,9 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   }
 
   /** Persist first (the event and its cause in the history), then tell the world. */
-  async function commit(event: AlertEvent, cause: unknown): Promise<void> {
+  async function commit(event: AlertEvent, cause: unknown, published = false): Promise<void> {
     await store.appendAlertEvent(event, cause);
-    await publishEvent(mqtt, event);
+    if (!published) await publishEvent(mqtt, event);
     m.events.inc({ msgType: event.msgType });
     // `alertLevel`, not `level`: pino's own field would be overwritten
     log.info({ id: event.id, key: event.key, msgType: event.msgType, alertLevel: event.level, eventSeq: event.eventSeq, status: event.status }, 'alert event');
@@ -238,13 +238,22 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
    * Until the write, the rule is held out of the periodic flush (`inflight`, taken by the caller);
    * a failure before it puts the record back as it was, so the next reading or tick tries again.
    */
-  async function settle(slot: Slot, before: LevelState, after: LevelState, decide: () => Promise<{ event?: AlertEvent | undefined; cause: unknown; fields: Partial<RuleRecord> }>): Promise<void> {
+  async function settle(
+    slot: Slot, before: LevelState, after: LevelState,
+    decide: () => Promise<{ event?: AlertEvent | undefined; cause: unknown; fields: Partial<RuleRecord> }>,
+    { publishFirst = false } = {},
+  ): Promise<void> {
     const rec = slot.rec;
     const saved: Partial<RuleRecord> = { alert: rec.alert, cause: rec.cause, stale: rec.stale, ackEscalated: rec.ackEscalated };
     let held = true;
     let written = false;
     try {
       const d = await decide();
+      // A reading's alert goes out before it is written (its id is the same whenever the reading
+      // is evaluated, rules/alerts.ts uuidFor): residents hear it without waiting for the store.
+      // Killed before the write, the engine evaluates the reading again at start (replay) and the
+      // same event comes out again, which consumers dedupe by id and eventSeq.
+      const published = publishFirst && d.event ? (await publishEvent(mqtt, d.event), true) : false;
       Object.assign(rec, d.fields);
       slot.inflight--;
       held = false;
@@ -252,7 +261,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       // later alert work of this rule still queued: write this change at its own level only
       await flush(slot.inflight > 0 ? { ...rec, level: after } : undefined);
       written = true;
-      if (d.event) await commit(d.event, d.cause);
+      if (d.event) await commit(d.event, d.cause, published);
     } finally {
       if (held) slot.inflight--;
       if (!written) {
@@ -397,11 +406,12 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       rec.level = after;
       dirty.add(rule.id);
       slot.inflight++;
+      const newId = uuidFor(`${rule.id}|${obs.ts}|${res.transition.to}`);
       queued(rule, 'alert event failed', () => settle(slot, before, after, async () => {
-        const event = buildRuleEvent(rule, station, out, await latestAlert(rec), now, rec);
+        const event = buildRuleEvent(rule, station, out, await latestAlert(rec), now, { ...rec, newId });
         const ended = !event || event.msgType === 'Cancel';
         return { event, cause: obs, fields: { alert: ended ? null : event!, cause: ended ? undefined : obs, stale: false, ackEscalated: ended ? false : rec.ackEscalated } };
-      }));
+      }, { publishFirst: true }));
       return;
     }
     rec.level = after;

@@ -12,6 +12,12 @@ import type { RuleIndex } from './rule-index.ts';
 
 /** How far back a replay reaches at most: the longest window (rain over 24 h). */
 export const REPLAY_MAX_MS = 24 * 3_600_000;
+/**
+ * How far back it reaches for a station whose rules recorded nothing yet: readings can be stored
+ * and acknowledged before the first flush of rule state (a new station killed within 250 ms of
+ * its first readings). An hour: what the rules take as current at most.
+ */
+export const REPLAY_WITHOUT_STATE_MS = 3_600_000;
 
 export interface ReplayPlan {
   /** per station: replayed from this ts (inclusive); windows are warmed up to it (exclusive) */
@@ -22,7 +28,7 @@ export interface ReplayPlan {
 
 /**
  * `lastTsOf(station)`: the smallest persisted lastTs of the station's rules, or null when none has
- * one (a station never heard from has nothing to catch up on). A station whose read fails is left
+ * one (then the last REPLAY_WITHOUT_STATE_MS are read). A station whose read fails is left
  * out (logged by the caller through `onError`): its windows are warmed whole and nothing replayed.
  */
 export async function readReplay(
@@ -36,8 +42,7 @@ export async function readReplay(
   const observations: Observation[] = [];
   for (const station of index.stations) {
     const last = lastTsOf(station);
-    if (last === null) continue;
-    const start = Math.max(last + 1, now - REPLAY_MAX_MS);
+    const start = last === null ? now - REPLAY_WITHOUT_STATE_MS : Math.max(last + 1, now - REPLAY_MAX_MS);
     if (start > now) continue;
     const byTs = new Map<number, Observation>();
     try {
