@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   BIGINT, BOOLEAN, DOUBLE, INTEGER, LIST, VARCHAR, DuckDBDataChunk, DuckDBInstance, listValue,
-  type DuckDBConnection, type DuckDBType, type DuckDBValue, type JS,
+  type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBValue, type JS,
 } from '@duckdb/node-api';
 import { alertEvent, type AlertEvent } from '../contract/alert.ts';
 import type { MetricName, Quality } from '../contract/metrics.ts';
@@ -57,6 +57,18 @@ const AGG_OF_AGG_SQL: Record<Aggregate, string> = {
 const HOUR = RESOLUTION_MS['1h'];
 const DAY = RESOLUTION_MS['1d'];
 const floorTo = (t: number, w: number) => t - (((t % w) + w) % w);
+/** which connection (and queue) a write takes: readings, or platform state */
+type WriteLane = 'series' | 'state';
+const seriesKey = (station: string, metric: string) => `${station}\u0000${metric}`;
+
+/** Appends in data chunks and closes the appender, which flushes them into the table. */
+function appendRows(appender: DuckDBAppender, rows: readonly StoredReading[]): void {
+  try {
+    for (let i = 0; i < rows.length; i += CHUNK_ROWS) appender.appendDataChunk(toChunk(rows.slice(i, i + CHUNK_ROWS)));
+  } finally {
+    appender.closeSync();
+  }
+}
 
 /**
  * Last write wins, as in InfluxDB (a point with the same series and time overwrites the fields),
@@ -88,35 +100,44 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
   if (opts.file !== ':memory:') await mkdir(dirname(opts.file), { recursive: true });
   const instance = await DuckDBInstance.create(opts.file);
   let writer: DuckDBConnection | undefined;
+  let seriesWriter: DuckDBConnection | undefined;
   let reader: DuckDBConnection | undefined;
   try {
     writer = await instance.connect();
+    seriesWriter = await instance.connect();
     reader = await instance.connect();
     const found = await migrate(writer, now());
     // the write path appends a batch here, then upserts it in one statement (see writeReadings)
-    await writer.run('CREATE TEMP TABLE readings_staging AS SELECT * FROM readings LIMIT 0');
+    await seriesWriter.run('CREATE TEMP TABLE readings_staging AS SELECT * FROM readings LIMIT 0');
     // writeJsonBatch appends its changes here (value NULL: a delete), then applies them in two statements
     await writer.run('CREATE TEMP TABLE kv_staging (key VARCHAR NOT NULL, value VARCHAR)');
     log.info({ file: opts.file, schemaVersion: SCHEMA_VERSION, migratedFrom: found }, 'embedded store open');
   } catch (err) {
     reader?.closeSync();
+    seriesWriter?.closeSync();
     writer?.closeSync();
     instance.closeSync();
     throw err;
   }
   const limit = opts.maxPending ?? DEFAULT_MAX_PENDING;
-  const store = new EmbeddedStore(instance, writer, reader, new SerialQueue(limit), new SerialQueue(limit), log, now);
+  const store = new EmbeddedStore(
+    instance, { state: writer, series: seriesWriter }, reader,
+    { state: new SerialQueue(limit), series: new SerialQueue(limit) }, new SerialQueue(limit), log, now,
+  );
   store.useMetrics(opts.metrics ?? new Registry());
-  const [maxRow] = (await reader.runAndReadAll('SELECT max(ts) FROM readings')).getRowsJS();
-  store.noteStoredTs(maxRow?.[0] == null ? Number.NEGATIVE_INFINITY : num(maxRow[0]));
+  // the newest stored ts per series: a row newer than it can replace nothing (see writeReadings)
+  for (const [station, metric, ts] of (await reader.runAndReadAll('SELECT station, metric, max(ts) FROM readings GROUP BY station, metric')).getRowsJS()) {
+    store.noteStoredTs(String(station), String(metric), num(ts!));
+  }
   return store;
 }
 
 /**
- * One DuckDB file for readings and platform state. Two connections, each behind its own serial
- * queue: every write goes through `writer` (so there is one writer and no write-write conflicts
- * between transactions), reads go through `reader` and see committed data without waiting for a
- * write batch to finish.
+ * One DuckDB file for readings and platform state. Three connections, each behind its own serial
+ * queue: readings (and their downsampling) are written through one, platform state (alerts, rule
+ * state, devices) through another, so an alert is never queued behind a batch of readings; the two
+ * touch different tables, so their transactions never conflict. Reads go through the third and
+ * see committed data without waiting for a write.
  */
 export class EmbeddedStore implements TimeSeriesStore, StateStore {
   #closing: Promise<void> | undefined;
@@ -128,15 +149,16 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
   #nonFinite: Counter<'store'> | undefined;
   readonly #rowLog: ThrottledLog;
   /** an upper bound of the ts of every stored reading: a batch entirely above it replaces nothing */
-  #maxStoredTs = Number.POSITIVE_INFINITY;
+  /** newest stored ts per (station, metric), from open on */
+  readonly #newestStored = new Map<string, number>();
   /** totals since open, also in /metrics (`huewatch_store_readings_replaced_total`, `huewatch_store_non_finite_dropped_total`) */
   readonly stats = { replacedReadings: 0, nonFiniteDropped: 0 };
 
   constructor(
     private readonly instance: DuckDBInstance,
-    private readonly writer: DuckDBConnection,
+    private readonly writers: Readonly<Record<WriteLane, DuckDBConnection>>,
     private readonly reader: DuckDBConnection,
-    private readonly writes: SerialQueue,
+    private readonly writes: Readonly<Record<WriteLane, SerialQueue>>,
     private readonly reads: SerialQueue,
     private readonly log: Logger,
     private readonly now: () => number,
@@ -154,8 +176,15 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
   }
 
   /** Raises the bound of stored ts (openEmbeddedStore calls it with `max(ts)` of the file). */
-  noteStoredTs(ts: number): void {
-    this.#maxStoredTs = this.#maxStoredTs === Number.POSITIVE_INFINITY ? ts : Math.max(this.#maxStoredTs, ts);
+  noteStoredTs(station: string, metric: string, ts: number): void {
+    const k = seriesKey(station, metric);
+    if (ts > (this.#newestStored.get(k) ?? Number.NEGATIVE_INFINITY)) this.#newestStored.set(k, ts);
+  }
+
+  /** Can any of these rows meet a stored one? Only if it is not newer than its series' newest. */
+  #mayReplace(rows: readonly StoredReading[]): boolean {
+    for (const r of rows) if (r.ts <= (this.#newestStored.get(seriesKey(r.station, r.metric)) ?? Number.NEGATIVE_INFINITY)) return true;
+    return false;
   }
 
   // ---- time series
@@ -180,23 +209,29 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     let replaced = 0;
     let example: unknown;
     await this.#write(async (c) => {
-      const appender = await c.createAppender('readings_staging', 'main', 'temp');
-      try {
-        for (let i = 0; i < unique.length; i += CHUNK_ROWS) appender.appendDataChunk(toChunk(unique.slice(i, i + CHUNK_ROWS)));
-      } finally {
-        appender.closeSync(); // flushes into the staging table
-      }
-      // fresh rows (the whole batch newer than anything stored) cannot replace anything: skip the join
-      if (minTs <= this.#maxStoredTs) {
+      // Fresh rows (each newer than its series' newest: the common case of live data) can meet no
+      // stored row: appended straight into the table, one commit. Otherwise through the staging
+      // table: counted replacements, then one upsert.
+      appendRows(await c.createAppender('readings_staging', 'main', 'temp'), unique);
+      if (this.#mayReplace(unique)) {
         const [found] = (await c.runAndReadAll(replacedSql(minTs, maxTs))).getRowsJS();
         replaced = num(found?.[0] ?? 0);
         example = found?.[1];
+        await c.run(UPSERT_FROM_STAGING);
+      } else {
+        // Fresh rows (each newer than its series' newest: live data) can meet no stored row: a plain
+        // insert, without the conflict check. (Appending straight into the table would commit on
+        // the event loop's thread: the appender's close is synchronous.)
+        await c.run('INSERT INTO readings SELECT * FROM temp.main.readings_staging').catch(async (err: unknown) => {
+          // a statement is atomic: nothing of it was kept; the upsert is always right
+          this.log.warn({ err: String(err) }, 'a batch of fresh readings met stored rows: written by upsert instead');
+          await c.run(UPSERT_FROM_STAGING);
+        });
       }
-      await c.run(UPSERT_FROM_STAGING);
-      // inside the task, so the next queued write sees it (a rollback leaves it high: still a bound)
-      this.noteStoredTs(maxTs);
       await c.run('DELETE FROM temp.main.readings_staging');
-    }, true);
+      // inside the task, so the next queued write sees it (a rollback leaves it high: still a bound)
+      for (const r of unique) this.noteStoredTs(r.station, r.metric, r.ts);
+    }, true, 'series');
     if (replaced > 0) {
       this.stats.replacedReadings += replaced;
       this.#replaced?.inc(replaced);
@@ -304,7 +339,7 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
         await c.run('DELETE FROM readings WHERE ts < $1', [BigInt(rawCut)], [BIGINT]);
         await c.run('DELETE FROM readings_1h WHERE ts < $1', [BigInt(hourlyCut)], [BIGINT]);
         await c.run('DELETE FROM readings_1d WHERE ts < $1', [BigInt(dailyCut)], [BIGINT]);
-      }, true);
+      }, true, 'series');
       this.#rawCutDone = Math.max(this.#rawCutDone, rawCut);
     } catch (err) {
       this.#dirtyFrom = Math.min(this.#dirtyFrom, dirty); // not done: the next run covers it again
@@ -451,12 +486,13 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.writes.drain(), this.reads.drain()]);
+      await Promise.all([this.writes.state.drain(), this.writes.series.drain(), this.reads.drain()]);
       try {
-        await this.writer.run('CHECKPOINT');
+        await this.writers.state.run('CHECKPOINT');
       } finally {
         this.reader.closeSync();
-        this.writer.closeSync();
+        this.writers.series.closeSync();
+        this.writers.state.closeSync();
         this.instance.closeSync();
       }
       this.log.info('embedded store closed');
@@ -464,16 +500,17 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     return this.#closing;
   }
 
-  #write(task: (c: DuckDBConnection) => Promise<unknown>, transaction = false): Promise<void> {
+  #write(task: (c: DuckDBConnection) => Promise<unknown>, transaction = false, lane: WriteLane = 'state'): Promise<void> {
     if (this.#closing) return Promise.reject(closedError());
-    return this.writes.run(async () => {
-      if (!transaction) return void (await task(this.writer));
-      await this.writer.run('BEGIN TRANSACTION');
+    const c = this.writers[lane];
+    return this.writes[lane].run(async () => {
+      if (!transaction) return void (await task(c));
+      await c.run('BEGIN TRANSACTION');
       try {
-        await task(this.writer);
-        await this.writer.run('COMMIT');
+        await task(c);
+        await c.run('COMMIT');
       } catch (err) {
-        await this.writer.run('ROLLBACK');
+        await c.run('ROLLBACK');
         throw err;
       }
     });
