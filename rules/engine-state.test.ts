@@ -220,8 +220,8 @@ describe('rules engine state across restarts', () => {
       'heavy-rain-24h:rg-nam-dong Alert L1 16 2025-10-30T00:40:00.000Z',
     ]);
     expect(await metric(b.metrics, 'huewatch_rules_replayed_total')).toBe(7);
+    await b.engine.stop(); // the events are published first, written right after: stop waits for the writes
     expect((await store.alertHistory(b.emitted[0]!.id)).map((h) => (h.cause as Observation).ts)).toEqual([T0 + 20 * MIN]);
-    await b.engine.stop();
 
     const c = engine({ bus, state: store, rules, series: store, now: T0 + 56 * MIN });
     await c.engine.start();

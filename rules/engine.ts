@@ -181,9 +181,14 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   }
 
   /** Persist first (the event and its cause in the history), then tell the world. */
-  async function commit(event: AlertEvent, cause: unknown, published = false): Promise<void> {
+  async function commit(event: AlertEvent, cause: unknown): Promise<void> {
     await store.appendAlertEvent(event, cause);
-    if (!published) await publishEvent(mqtt, event);
+    await publishEvent(mqtt, event);
+    announce(event);
+  }
+
+  /** Counted, logged and told to in-process listeners once it is out. */
+  function announce(event: AlertEvent): void {
     m.events.inc({ msgType: event.msgType });
     // `alertLevel`, not `level`: pino's own field would be overwritten
     log.info({ id: event.id, key: event.key, msgType: event.msgType, alertLevel: event.level, eventSeq: event.eventSeq, status: event.status }, 'alert event');
@@ -253,15 +258,21 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       // is evaluated, rules/alerts.ts uuidFor): residents hear it without waiting for the store.
       // Killed before the write, the engine evaluates the reading again at start (replay) and the
       // same event comes out again, which consumers dedupe by id and eventSeq.
-      const published = publishFirst && d.event ? (await publishEvent(mqtt, d.event), true) : false;
+      const published = publishFirst && d.event ? (await publishEvent(mqtt, d.event), announce(d.event), true) : false;
       Object.assign(rec, d.fields);
       slot.inflight--;
       held = false;
       dirty.add(rec.ruleId);
+      if (published) {
+        // written in a chain of its own, in order: the next reading's alert does not wait for it
+        written = true;
+        persistLater(d.event!, d.cause, slot.inflight > 0 ? { ...rec, level: after } : undefined);
+        return;
+      }
       // later alert work of this rule still queued: write this change at its own level only
       await flush(slot.inflight > 0 ? { ...rec, level: after } : undefined);
       written = true;
-      if (d.event) await commit(d.event, d.cause, published);
+      if (d.event) await commit(d.event, d.cause);
     } finally {
       if (held) slot.inflight--;
       if (!written) {
@@ -271,6 +282,34 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       }
     }
   }
+
+  /**
+   * Published alert events being written (record, then history), in order. Whatever reads the
+   * store for an alert's shape (operator actions, ticks) waits for it first; until then the
+   * engine's own records are the newest shape (latestAlert).
+   */
+  let persisting: Promise<void> = Promise.resolve();
+  let persistPending = 0;
+  function persistLater(event: AlertEvent, cause: unknown, extra: RuleRecord | undefined): void {
+    persistPending++;
+    persisting = persisting.then(async () => {
+      try {
+        await flush(extra);
+        await store.appendAlertEvent(event, cause);
+      } catch (err) {
+        // the record stays dirty (flush) and holds the event: latestAlert writes it on the next change
+        m.errors.inc({ rule: extra?.ruleId ?? event.key });
+        log.error({ err, id: event.id, eventSeq: event.eventSeq }, 'alert event published but not yet written: kept in rule state');
+      } finally {
+        persistPending--;
+      }
+    });
+  }
+  /** serial work that reads alerts from the store: after the published events are written */
+  const serialAfterWrites = <T>(work: () => Promise<T>): Promise<T> => serial(async () => {
+    await persisting;
+    return work();
+  });
 
   /** Runs `work` in the queue; a failure is counted against the rule, never stops the others. */
   function queued(rule: Rule, what: string, work: () => Promise<void>): void {
@@ -296,6 +335,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   /** The newest shape of a rule's alert: the store's (operators act there) or ours. */
   async function latestAlert(rec: RuleRecord): Promise<AlertEvent | null> {
     if (!rec.alert) return null;
+    if (persistPending > 0) return rec.alert; // the store lags the published events: ours are newer
     const stored = await store.getAlert(rec.alert.id);
     if (stored && stored.eventSeq >= rec.alert.eventSeq) return stored;
     await store.appendAlertEvent(rec.alert, rec.cause ?? { recovered: RULE_STATE_NAMESPACE });
@@ -539,11 +579,11 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       return;
     }
     log.info('bus reconnected: re-publishing the open alerts');
-    void serial(republish).catch(() => undefined); // logged by serial
+    void serialAfterWrites(republish).catch(() => undefined); // logged by serial
   }
 
   const operator = createOperatorActions({
-    serial, commit, store, log, clock, stations,
+    serial: serialAfterWrites, commit, store, log, clock, stations,
     rules: () => rules.rules,
     records: () => [...slots.values()].map((s) => s.rec),
     putRecord,
@@ -554,7 +594,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   return {
     events,
     operator,
-    tick: () => serial(tick),
+    tick: () => serialAfterWrites(tick),
     observe(obs) {
       if (running) handle(obs);
     },
@@ -584,7 +624,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       connectedOnce = mqtt.connected;
       mqtt.on('connect', onConnect);
       timers = [
-        scheduler.every(opts.tickMs ?? DEFAULT_TICK_MS, () => void serial(tick)),
+        scheduler.every(opts.tickMs ?? DEFAULT_TICK_MS, () => void serialAfterWrites(tick)),
         scheduler.every(opts.stateFlushMs ?? DEFAULT_STATE_FLUSH_MS, timedFlush),
       ];
       if (subscribeObs) {
@@ -606,6 +646,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
         if (wasRunning && mqtt.connected) await mqtt.unsubscribeAsync(subscriptions.allObs);
       }
       await queue;
+      await persisting;
       // SIGTERM: the newest accepted reading of every rule is written, so none is evaluated twice
       await flush().catch(() => undefined); // logged and counted in flush
     },
