@@ -8,6 +8,8 @@ const METRIC_BY_KIND = { river: ['water_level', 'm'], rain: ['rainfall', 'mm'], 
 const LATEST_POLL_MS = 15_000;
 const VESSEL_POLL_MS = 10_000;
 const CHART_POLL_MS = 30_000;
+/** after an alert, when its reading is surely written (group commit: tens of ms) */
+const ALERT_REDRAW_MS = 1_000;
 
 const book = new AlertBook();
 const latest = new Map(); // station id → newest reading time
@@ -42,7 +44,11 @@ async function reloadAlerts() {
 function onAlert(a) {
   if (!book.put(a)) return;
   render();
-  if (selected && a.source?.station === selected.id) drawSelected();
+  if (selected && a.source?.station === selected.id) {
+    drawSelected();
+    // an alert is published before its reading is written (rules/README.md): draw again once it is
+    setTimeout(() => selected?.id === a.source.station && drawSelected(), ALERT_REDRAW_MS);
+  }
 }
 
 async function pollLatest() {
