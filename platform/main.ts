@@ -109,7 +109,8 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         port: config.MQTT_PORT,
         wsPort: config.MQTT_WS_PORT,
         // the PUBACK of a device's telemetry waits for ingest's group commit (ingest/ingest.ts)
-        ...(run.has('ingest') ? { ingress: (deviceId: string, payload: Buffer, topic: string) => ingest!.accept(deviceId, payload, topic) } : {}),
+        // (before ingest exists, a moment at start, a publish is refused: no PUBACK, the device resends)
+        ...(run.has('ingest') ? { ingress: (deviceId: string, payload: Buffer, topic: string) => ingest ? ingest.accept(deviceId, payload, topic) : Promise.reject(new Error('ingest is starting')) } : {}),
       });
       ({ mqttPort, wsPort } = await broker.start());
       stops.push(() => broker.stop());

@@ -354,6 +354,11 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       slots.set(key, { rec: value, inflight: 0 });
       const latest = await latestAlert(value);
       if (!latest) continue;
+      // an operator's change that reached the history but not the record before a stop
+      if (latest.eventSeq > value.alert!.eventSeq) {
+        value.alert = latest;
+        dirty.add(key);
+      }
       if (!rules.rules.some((r) => r.id === key)) log.warn({ rule: key, id: latest.id }, 'rule is gone but its alert is open: an operator must cancel it');
       if (isOpen(latest)) await publishRetained(latest);
       else {
@@ -448,7 +453,9 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       slot.inflight++;
       const newId = uuidFor(`${rule.id}|${obs.ts}|${res.transition.to}`);
       queued(rule, 'alert event failed', () => settle(slot, before, after, async () => {
-        const event = buildRuleEvent(rule, station, out, await latestAlert(rec), now, { ...rec, newId });
+        // the engine's own record: operator actions and ticks keep it in step (restore reconciled it with
+        // the store), so a reading's alert reads nothing from the store on its way out
+        const event = buildRuleEvent(rule, station, out, rec.alert, now, { ...rec, newId });
         const ended = !event || event.msgType === 'Cancel';
         return { event, cause: obs, fields: { alert: ended ? null : event!, cause: ended ? undefined : obs, stale: false, ackEscalated: ended ? false : rec.ackEscalated } };
       }, { publishFirst: true }));
@@ -462,7 +469,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       const out = describeResult(rule, res, obs, ctx);
       slot.inflight++;
       queued(rule, 'alert refresh failed', () => settle(slot, after, after, async () => {
-        const prev = await latestAlert(rec);
+        const prev = rec.alert;
         if (!isOpen(prev)) return { cause: obs, fields: { stale: false } };
         const event = restyle(prev, {
           certainty: 'Observed', expires: rule.expires !== undefined ? isoSeconds(now + rule.expires) : null,
