@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../broker/test-harness.ts';
 import type { AlertEvent } from '../contract/alert.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { publishEvent } from '../rules/alerts.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongCancel, kimLongUpdate } from '../test/alert-fixtures.ts';

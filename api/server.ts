@@ -1,10 +1,6 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type preHandlerAsyncHookHandler } from 'fastify';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { Station } from '../platform/stations.ts';
-import type { StateStore, TimeSeriesStore } from '../store/types.ts';
-import type { AlertFeed } from './alert-feed.ts';
-import { bearerAuth, type ApiToken, type Role } from './auth.ts';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { bearerAuth } from './auth.ts';
+import type { ApiDeps, ApiOptions } from './deps.ts';
 import { installErrorHandler } from './errors.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -13,52 +9,13 @@ import { streamRoutes } from './routes/stream.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { capRoutes } from './routes/cap.ts';
-import { pushRoutes, type PushRouteDeps } from './routes/push.ts';
+import { pushRoutes } from './routes/push.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { manualAlertRoutes } from './routes/manual-alerts.ts';
-import { vesselRoutes, type VesselRouteDeps } from './routes/vessels.ts';
-import { stormRoutes, type DeclareStorm } from './routes/storms.ts';
-import { modbusRoutes, type ModbusRouteDeps } from './routes/modbus.ts';
-import type { OperatorActions } from '../rules/operator-actions.ts';
-import { DEFAULT_CAP_OPTIONS, type CapOptions } from '../delivery/cap.ts';
-import type { DeliveryMetrics } from '../delivery/metrics.ts';
-import type { AlertEvent } from '../contract/alert.ts';
-
-export interface ApiOptions {
-  store: TimeSeriesStore;
-  /** the state store, or the rules process's over RPC (platform/rules-rpc.ts STATE_METHODS) */
-  state: Pick<StateStore, 'getDevice' | 'listDevices' | 'getAlert' | 'alertHistory' | 'listAlerts' | 'listJson'>;
-  stations: readonly Station[];
-  feed: AlertFeed;
-  metrics: Registry;
-  log: Logger;
-  tokens: readonly ApiToken[];
-  /** sha256 hex of the services' bearer tokens: they may read the device directory, nothing else */
-  serviceTokens?: readonly string[];
-  registerDevice(deviceId: string, station: string): Promise<{ secret: string }>;
-  clock?: { now(): number };
-  /** the rules engine's operator actions (in this process, or the rules process's over RPC) */
-  operator?: OperatorActions;
-  /** CAP sender and base URL for /cap (defaults: DEFAULT_CAP_OPTIONS) */
-  cap?: CapOptions;
-  push?: PushRouteDeps['push'];
-  publishManualAlert?(event: AlertEvent): Promise<void>;
-  vessels?: VesselRouteDeps['vessels'];
-  declareStorm?: DeclareStorm;
-  /** the Modbus poller of this process: register writes, and device health in a station's status */
-  modbus?: ModbusRouteDeps & { stationHealth(stationId: string): unknown[] };
-  /** per-channel delivery counters and latency (SSE and CAP are counted here) */
-  deliveryMetrics?: DeliveryMetrics;
-  /** what degrades the platform without stopping it (e.g. the store down, readings spooled): /health says so */
-  degraded?: () => unknown[];
-  /** web console options; the console is served at / */
-  console?: { tileUrl?: string };
-}
-
-export interface ApiDeps extends Omit<ApiOptions, 'tokens' | 'clock'> {
-  clock: { now(): number };
-  requireRole(role: Role): preHandlerAsyncHookHandler;
-}
+import { vesselRoutes } from './routes/vessels.ts';
+import { stormRoutes } from './routes/storms.ts';
+import { modbusRoutes } from './routes/modbus.ts';
+import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
 
 /** Builds the HTTP API without listening, so tests can use `app.inject()` as well as a socket. */
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {

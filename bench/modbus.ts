@@ -10,7 +10,7 @@ import { startModbusTcpServer, type ModbusTcpServer } from '../firmware-sim/modb
 import { DEFAULT_MODBUS_FILE, loadModbusMap } from '../ingest/modbus/load.ts';
 import { createModbusPoller } from '../ingest/modbus/poller.ts';
 import type { ModbusDevice } from '../ingest/modbus/schema.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 
 const DEVICES = 200;
 const INTERVAL_MS = 200;

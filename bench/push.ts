@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { AlertEvent } from '../contract/alert.ts';
 import type { AlertSource } from '../delivery/source.ts';
 import { createWebPushDelivery, loadOrCreateVapidKeys } from '../delivery/webpush.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert } from '../test/alert-fixtures.ts';
 import { countArg, print } from './report.ts';

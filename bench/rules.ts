@@ -17,7 +17,7 @@ import { Registry } from 'prom-client';
 import type { MetricName } from '../contract/metrics.ts';
 import type { Observation } from '../contract/obs.ts';
 import { subscriptions, topics } from '../contract/topics.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { createLocalBus } from '../broker/local-bus.ts';
 import { evaluateResult } from '../rules/dispatch.ts';

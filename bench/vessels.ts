@@ -15,7 +15,7 @@ import { STORM_AREA } from '../firmware-sim/vessel-voyages.ts';
 import { AisDecoder } from '../ingest/ais/decoder.ts';
 import { parseVesselRegistry } from '../ingest/vessels/registry.ts';
 import { createVesselIngest } from '../ingest/vessels/service.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { createVesselRules } from '../rules/vessels/evaluator.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { print } from './report.ts';

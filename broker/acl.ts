@@ -9,7 +9,7 @@ import { ID_PATTERN, TOPIC_ROOT } from '../contract/topics.ts';
 export const SERVICE_NAMES = ['ingest', 'rules', 'api', 'nodered'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-/** What a device is for (platform/devices.ts): each publishes only on its own kind of topic. */
+/** What a device is for (lib/devices.ts): each publishes only on its own kind of topic. */
 export const DEVICE_KINDS = ['station', 'vessel', 'ais-receiver'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 

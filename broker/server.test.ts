@@ -11,7 +11,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness(['dev-a', 'dev-b', 'dev-c', 'dev-will', 'dev-off', 'dev-big', 'dev-steady', 'dev-lock', 'rx-1'], { maxPayloadBytes: MAX });
   h.devices.get('dev-off')!.disabled = true;
-  h.devices.get('rx-1')!.station = 'ais-receiver'; // a shore AIS receiver (platform/devices.ts)
+  h.devices.get('rx-1')!.station = 'ais-receiver'; // a shore AIS receiver (lib/devices.ts)
 });
 afterAll(async () => h.close());
 

@@ -2,14 +2,14 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
-import { parseDeviceTarget } from '../platform/devices.ts';
+import { parseDeviceTarget } from '../lib/devices.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { ID_PATTERN, parseTopic, topics } from '../contract/topics.ts';
 import { deviceErrorPayload, ErrorCode } from '../contract/errors.ts';
 import type { StateStore } from '../store/types.ts';
-import { ThrottledLog } from '../platform/throttled-log.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
 import { authorize, type Principal, type ServiceName } from './acl.ts';
 import { guardReads } from './frame-guard.ts';
 import { hashSecret, newSecret, verifySecret } from './secrets.ts';

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import type { DeviceRecord } from '../store/types.ts';
 import type { ServiceName } from './acl.ts';
 import { createBrokerServer, type BrokerServer, type BrokerServerOptions } from './server.ts';

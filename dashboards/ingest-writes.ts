@@ -27,7 +27,7 @@ export const INGEST_TAGS: readonly string[] = ['station'];
 /**
  * Written by no one yet, and therefore outside the contract: the fisheries map reads vessel
  * positions from measurement `vessel` (DESIGN.md "Storage"), tag `vessel` (the vessel id), fields
- * as in ingest/vessels/model.ts `VesselPosition`. Ingest keeps positions in DuckDB today
+ * as in store/types.ts `VesselPosition`. Ingest keeps positions in DuckDB today
  * (`VesselTrackStore`); once they are written to InfluxDB and the measurement joins the contract,
  * dashboards/dashboards.test.ts fails until this entry is removed.
  */

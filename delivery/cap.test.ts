@@ -7,7 +7,7 @@ import { convert } from 'xmlbuilder2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installErrorHandler } from '../api/errors.ts';
 import { capRoutes } from '../api/routes/cap.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongCancel, kimLongUpdate } from '../test/alert-fixtures.ts';
 import { tempDir } from '../test/helpers.ts';

@@ -10,7 +10,7 @@ import { bearerAuth, sha256Hex } from '../api/auth.ts';
 import { installErrorHandler } from '../api/errors.ts';
 import { webhookRoutes } from '../api/routes/webhooks.ts';
 import type { AlertEvent } from '../contract/alert.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongCancel, kimLongUpdate } from '../test/alert-fixtures.ts';
 import { tempDir, waitFor } from '../test/helpers.ts';

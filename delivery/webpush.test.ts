@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installErrorHandler } from '../api/errors.ts';
 import { pushRoutes } from '../api/routes/push.ts';
 import type { AlertEvent } from '../contract/alert.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongUpdate } from '../test/alert-fixtures.ts';
 import { tempDir, waitFor } from '../test/helpers.ts';

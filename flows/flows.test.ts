@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import type { Platform } from '../platform/main.ts';
 import { publishEvent } from '../rules/alerts.ts';
 import { kimLongAlert, kimLongUpdate } from '../test/alert-fixtures.ts';

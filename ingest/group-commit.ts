@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ErrorCode } from '../contract/errors.ts';
-import type { Logger } from '../platform/log.ts';
-import { ThrottledLog } from '../platform/throttled-log.ts';
+import type { Logger } from '../lib/log.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
 import type { StoredReading } from '../store/types.ts';
 
 /**

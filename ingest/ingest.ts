@@ -5,8 +5,8 @@ import type { Bus } from '../contract/bus.ts';
 import { deviceErrorPayload, ErrorCode, parseTopic, subscriptions, topics, decodeTelemetry } from '../contract/index.ts';
 import type { Observation } from '../contract/obs.ts';
 import type { DeviceRecord, TimeSeriesStore } from '../store/types.ts';
-import { ThrottledLog } from '../platform/throttled-log.ts';
-import { isStationDevice } from '../platform/devices.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
+import { isStationDevice } from '../lib/devices.ts';
 import { createGroupCommit, GroupCommitClosedError, type GroupCommitOptions } from './group-commit.ts';
 import { createReadingSink } from './reading-sink.ts';
 

@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createLogger } from './log.ts';
-import { AIS_RECEIVER, registerDevice, vesselTarget } from './devices.ts';
+import { createLogger } from '../lib/log.ts';
+import { registerDevice } from './devices.ts';
+import { AIS_RECEIVER, vesselTarget } from '../lib/devices.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
 
 const USAGE = `Usage: huewatch <command> [options]
@@ -160,7 +161,7 @@ async function device(args: string[]): Promise<number> {
     process.stderr.write(`Usage: huewatch device add <deviceId> --station <stationId> | --vessel | --receiver\n`);
     return 2;
   }
-  // what the device is for, as kept in its record (platform/devices.ts)
+  // what the device is for, as kept in its record (lib/devices.ts)
   const target = values.vessel ? vesselTarget(deviceId) : values.receiver ? AIS_RECEIVER : values.station!;
   const config = configWith({});
   const dataDir = resolve(config.DATA_DIR);

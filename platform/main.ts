@@ -23,7 +23,7 @@ import { registerDevice } from './devices.ts';
 import { loadOrCreateSecrets, saveSecrets } from './secrets.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
 import { DEFAULT_SEA_ZONES_FILE, loadVesselRegister, startVessels, type VesselServices } from './vessels.ts';
-import { AIS_RECEIVER, vesselTarget } from './devices.ts';
+import { AIS_RECEIVER, vesselTarget } from '../lib/devices.ts';
 import type { VesselRegistry } from '../ingest/vessels/registry.ts';
 import { SIM_AIS_RECEIVER, simFleetDevices, startVesselFleet } from '../firmware-sim/fleet-vessels.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';

@@ -3,8 +3,8 @@ import { Registry } from 'prom-client';
 import { ErrorCode } from '../contract/errors.ts';
 import { OperatorActionError, type OperatorActions } from '../rules/operator-actions.ts';
 import { freePort } from '../store/test-servers.ts';
-import { DeviceError } from './devices.ts';
-import { silentLogger } from './log.ts';
+import { DeviceError } from '../lib/devices.ts';
+import { silentLogger } from '../lib/log.ts';
 import { startOpsServer, type OpsServer } from './ops-server.ts';
 import { createRemote, RPC_PATH, rpcRoutes, RpcError } from './rpc.ts';
 

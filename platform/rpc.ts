@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ErrorCode } from '../contract/errors.ts';
 import { sha256Hex } from '../api/auth.ts';
 import { OperatorActionError } from '../rules/operator-actions.ts';
-import { DeviceError } from './devices.ts';
+import { DeviceError } from '../lib/devices.ts';
 
 /**
  * Calls between the platform's own processes over HTTP: `POST /internal/v1/rpc/{target}/{method}`

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode } from '../contract/errors.ts';
-import type { DeclareStorm } from '../api/routes/storms.ts';
+import type { DeclareStorm } from '../api/deps.ts';
 import type { VesselQuery } from '../ingest/vessels/service.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import type { StateStore } from '../store/types.ts';

@@ -7,7 +7,7 @@ import type { AlertEvent } from '../contract/alert.ts';
 import type { MetricName } from '../contract/metrics.ts';
 import { qualityOf } from '../contract/metrics.ts';
 import { subscriptions, topics } from '../contract/topics.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { StoreError, StoreErrorCode } from '../store/serial-queue.ts';

@@ -12,11 +12,12 @@ import type { Bus } from '../contract/bus.ts';
 import { qualityOf, type MetricName } from '../contract/metrics.ts';
 import type { Observation } from '../contract/obs.ts';
 import { topics } from '../contract/topics.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
-import { createRulesEngine, RULE_STATE_NAMESPACE, type RuleRecord, type Scheduler } from './engine.ts';
+import { createRulesEngine, type Scheduler } from './engine.ts';
+import { RULE_STATE_NAMESPACE, type RuleRecord } from './record.ts';
 import { loadRuleFile } from './load.ts';
 import type { RuleSet } from './schema.ts';
 

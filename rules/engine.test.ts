@@ -7,10 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../contract/alert.ts';
 import type { Observation } from '../contract/obs.ts';
 import { topics } from '../contract/topics.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
-import { createRulesEngine, RULE_STATE_NAMESPACE, type RulesEngine } from './engine.ts';
+import { createRulesEngine, type RulesEngine } from './engine.ts';
+import { RULE_STATE_NAMESPACE } from './record.ts';
 import { loadRuleFile } from './load.ts';
 import { acknowledgeAlert } from './operator-actions.ts';
 

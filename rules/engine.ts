@@ -5,12 +5,13 @@ import type { Bus } from '../contract/bus.ts';
 import { qualityOf } from '../contract/metrics.ts';
 import { observation, type Observation } from '../contract/obs.ts';
 import { parseTopic, subscriptions, topics } from '../contract/topics.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { Station } from '../platform/stations.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import { ackEscalationEvent, buildRuleEvent, uuidFor, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
 import { describeResult, evaluateResult, windowNeeds, type EvalContext, type Outcome } from './dispatch.ts';
 import { initialLevelState, type LevelState } from './level.ts';
+import { RULE_STATE_NAMESPACE, type RuleRecord } from './record.ts';
 import { createOperatorActions, type OperatorActions } from './operator-actions.ts';
 import { readReplay } from './replay.ts';
 import { concernsIndexed, indexRules, windowKey, WindowSet, type RuleIndex } from './rule-index.ts';
@@ -30,26 +31,6 @@ import { push, type Window } from './window.ts';
  * Only an alert event waits, in the one serial queue: its record is written, then the event is
  * appended to the history, then published.
  */
-
-export const RULE_STATE_NAMESPACE = 'rule-state';
-
-/** What is persisted per rule (one rule = one station = one alert key). */
-export interface RuleRecord {
-  ruleId: string;
-  key: string;
-  level: LevelState;
-  /**
-   * The last event of the alert this rule has open, or null. Written before the event is appended
-   * to the store, so a crash in between is repaired at start rather than raising a second alert.
-   */
-  alert: AlertEvent | null;
-  /** the observation that caused `alert` (the store keeps it as the event's cause) */
-  cause?: unknown;
-  /** the alert was marked stale (its source went silent); the next accepted reading refreshes it */
-  stale?: boolean;
-  /** the alert was escalated for want of acknowledgement */
-  ackEscalated?: boolean;
-}
 
 export interface RulesEngineEvents {
   /** each alert event published (not the re-publication of retained alerts at start) */

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../contract/errors.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { Station } from '../platform/stations.ts';
-import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../platform/yaml-source.ts';
+import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../lib/yaml-source.ts';
 import { alertKey, anyRule, ruleFile, type RawRule, type Rule, type RuleSet } from './schema.ts';
 
 /**

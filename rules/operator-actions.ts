@@ -1,10 +1,10 @@
 import type { AlertEvent } from '../contract/alert.ts';
 import { ErrorCode } from '../contract/errors.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { Station } from '../platform/stations.ts';
 import type { StateStore } from '../store/types.ts';
 import { isOpen, isoSeconds, restyle } from './alerts.ts';
-import type { RuleRecord } from './engine.ts';
+import type { RuleRecord } from './record.ts';
 import { initialLevelState } from './level.ts';
 import { releaseEvent, releaseProblem, type ReleaseOrder } from './release.ts';
 import { alertKey, type ReleaseRule, type Rule } from './schema.ts';

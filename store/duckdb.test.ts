@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../contract/alert.ts';
 import { Registry } from 'prom-client';
-import { createLogger, silentLogger } from '../platform/log.ts';
+import { createLogger, silentLogger } from '../lib/log.ts';
 import { describeTimeSeriesStoreContract } from './contract-suite.ts';
 import { openEmbeddedStore, type EmbeddedStore } from './duckdb.ts';
 import { StoreErrorCode } from './serial-queue.ts';

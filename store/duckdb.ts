@@ -6,9 +6,9 @@ import {
 } from '@duckdb/node-api';
 import { alertEvent, type AlertEvent } from '../contract/alert.ts';
 import type { MetricName, Quality } from '../contract/metrics.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import { Counter, Registry } from 'prom-client';
-import { ThrottledLog } from '../platform/throttled-log.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
 import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { nonFiniteCounter, ROW_PROBLEM_LOG_INTERVAL_MS, SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openInfluxStore } from './influx.ts';
 import { startVictoria, type RunningServer } from './test-servers.ts';
 import type { StoredReading } from './types.ts';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canRetryHttpCall, HttpError, type WriteApi } from '@influxdata/influxdb-client';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import { InfluxErrorCode, InfluxStoreError } from './influxql.ts';
 import { StoreError, StoreErrorCode } from './serial-queue.ts';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { describeTimeSeriesStoreContract } from './contract-suite.ts';
 import { Registry } from 'prom-client';
 import { InfluxErrorCode, InfluxStoreError, openInfluxStore, toLines, type InfluxStoreOptions } from './influx.ts';

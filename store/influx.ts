@@ -1,11 +1,11 @@
 import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
 import { Counter, type Registry } from 'prom-client';
 import { isMetric, METRIC_NAMES, METRICS, type MetricName } from '../contract/metrics.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import { GroupCommitWriter, type InfluxWriteOptions } from './influx-writer.ts';
 import { badRequest, ident, literal, runInfluxQL, type QueryTarget, type StatementResult } from './influxql.ts';
 import { escapeKey, escapeMeasurement, formatFloat, LineProtocolError, quoteString } from './line-protocol.ts';
-import { ThrottledLog } from '../platform/throttled-log.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
 import { nonFiniteCounter, ROW_PROBLEM_LOG_INTERVAL_MS, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
   AGGREGATES, RESOLUTION_MS, type Aggregate, type LatestValue, type RetentionPolicy, type SeriesPoint, type SeriesQuery,

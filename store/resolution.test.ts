@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from './duckdb.ts';
 import { chooseResolution, withAutoResolution } from './resolution.ts';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../contract/errors.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { tempDir, waitFor } from '../test/helpers.ts';
 import { openInfluxStore, type InfluxStore } from './influx.ts';
 import { openSpoolingStore, type SpoolingStoreOptions } from './spool.ts';

@@ -5,8 +5,8 @@ import { BIGINT, DOUBLE, VARCHAR, DuckDBDataChunk, DuckDBInstance, type DuckDBCo
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ErrorCode } from '../contract/errors.ts';
 import type { MetricName, Quality } from '../contract/metrics.ts';
-import type { Logger } from '../platform/log.ts';
-import { ThrottledLog } from '../platform/throttled-log.ts';
+import type { Logger } from '../lib/log.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
 import { SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
 import type { LatestValue, RetentionPolicy, SeriesPoint, SeriesQuery, StoredReading, TimeSeriesStore } from './types.ts';
 

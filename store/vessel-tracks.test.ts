@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryVesselTrackStore } from '../ingest/vessels/memory-tracks.ts';
-import type { VesselPosition, VesselTrackStore } from '../ingest/vessels/model.ts';
+import type { VesselPosition, VesselTrackStore } from './types.ts';
 import { openDuckDbVesselTracks } from './vessel-tracks.ts';
 
 const dirs: string[] = [];

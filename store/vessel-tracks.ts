@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BIGINT, DOUBLE, INTEGER, VARCHAR, DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { VesselPosition, VesselTrackStore } from '../ingest/vessels/model.ts';
+import type { VesselPosition, VesselTrackStore } from './types.ts';
 import { SerialQueue } from './serial-queue.ts';
 
 /**

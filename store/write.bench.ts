@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from './duckdb.ts';
 import { openInfluxStore } from './influx.ts';
 import { openSpoolingStore } from './spool.ts';

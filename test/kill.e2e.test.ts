@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { connectClient, tempDir, waitFor } from './helpers.ts';
 

@@ -6,7 +6,7 @@ import { installErrorHandler } from '../api/errors.ts';
 import { manualAlertRoutes } from '../api/routes/manual-alerts.ts';
 import { alertEvent, subscriptions } from '../contract/index.ts';
 import { createManualAlertPublisher } from '../delivery/manual-alerts.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import type { Platform } from '../platform/main.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { collect, connectClient, openSse, startTestPlatform, tempDir, waitFor } from './helpers.ts';

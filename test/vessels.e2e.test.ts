@@ -10,7 +10,7 @@ import { topics } from '../contract/topics.ts';
 import { encodeType1, encodeType5, toSentences } from '../firmware-sim/ais-encode.ts';
 import { loadVesselRegistry } from '../ingest/vessels/registry.ts';
 import { createVesselIngest, type VesselIngest } from '../ingest/vessels/service.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { createVesselRules } from '../rules/vessels/evaluator.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 

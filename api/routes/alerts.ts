@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { alertStatus, ErrorCode } from '../../contract/index.ts';
 import { ApiError, parseInput } from '../errors.ts';
-import type { ApiDeps } from '../server.ts';
+import type { ApiDeps } from '../deps.ts';
 
 const listQuery = z.object({
   /** comma-separated statuses, e.g. `active,acknowledged` */

@@ -4,14 +4,14 @@ import { z } from 'zod';
 import { ErrorCode, ID_PATTERN } from '../../contract/index.ts';
 import { sha256Hex } from '../auth.ts';
 import { ApiError, parseInput } from '../errors.ts';
-import type { ApiDeps } from '../server.ts';
-import { AIS_RECEIVER, DeviceError, vesselTarget } from '../../platform/devices.ts';
+import type { ApiDeps } from '../deps.ts';
+import { AIS_RECEIVER, DeviceError, vesselTarget } from '../../lib/devices.ts';
 
 const deviceId = z.string().regex(ID_PATTERN, 'letters, digits, _ . - (at most 64)');
 /**
  * A device is for one of: a catalogue station, a vessel (a VMS tracker: `vessel` is its
  * registration number, which is also its device id; `true` takes the device id), or an AIS
- * receiver. Exactly one is given; the record keeps it as `station` (platform/devices.ts).
+ * receiver. Exactly one is given; the record keeps it as `station` (lib/devices.ts).
  */
 const addDevice = z.union([
   z.strictObject({ deviceId, station: z.string().min(1) }),

@@ -1,13 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ModbusError, ModbusErrorCode } from '../../ingest/modbus/errors.ts';
-import type { WriteResult } from '../../ingest/modbus/poller.ts';
 import { parseInput } from '../errors.ts';
-import type { ApiDeps } from '../server.ts';
-
-export interface ModbusRouteDeps {
-  writeRegister(deviceId: string, registerName: string, value: number): Promise<WriteResult>;
-}
+import type { ApiDeps, ModbusRouteDeps } from '../deps.ts';
 
 const body = z.object({ value: z.number().finite() });
 

@@ -4,7 +4,7 @@ import { ErrorCode } from '../../contract/errors.ts';
 import { OperatorActionError, type OperatorActions } from '../../rules/operator-actions.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { instant } from '../query.ts';
-import type { ApiDeps } from '../server.ts';
+import type { ApiDeps } from '../deps.ts';
 
 const cancelBody = z.object({ reason: z.string().trim().min(3, 'say why the alert is cancelled').max(500) });
 const releaseBody = z.object({

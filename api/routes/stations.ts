@@ -4,7 +4,7 @@ import { ErrorCode, metricName } from '../../contract/index.ts';
 import { AGGREGATES } from '../../store/types.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { duration, instant } from '../query.ts';
-import type { ApiDeps } from '../server.ts';
+import type { ApiDeps } from '../deps.ts';
 
 /** Raw ranges longer than this must be aggregated: a browser cannot draw more, and it bounds the reply. */
 export const MAX_SERIES_POINTS = 20_000;

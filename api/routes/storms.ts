@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { stormArea, type StormArea, type StormAreaInput } from '../../rules/vessels/storm.ts';
+import { stormArea } from '../../rules/vessels/storm.ts';
 import { parseInput } from '../errors.ts';
-import type { ApiDeps } from '../server.ts';
-
-export type DeclareStorm = (input: StormAreaInput, user: string) => Promise<{ area: StormArea; vessels: string[] }>;
+import type { ApiDeps, DeclareStorm } from '../deps.ts';
 
 /**
  * `POST /api/v1/storm-areas` (operator): a storm's danger area (polygon or circle, with a validity

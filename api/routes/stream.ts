@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { FeedItem } from '../alert-feed.ts';
-import type { ApiDeps } from '../server.ts';
+import type { ApiDeps } from '../deps.ts';
 
 /** Bounds (each chosen so one slow or greedy client cannot hurt the others). */
 export const STREAM_LIMITS = {

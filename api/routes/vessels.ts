@@ -2,7 +2,7 @@ import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../../contract/errors.ts';
 import type { VesselQuery } from '../../ingest/vessels/service.ts';
-import type { VesselPosition } from '../../ingest/vessels/model.ts';
+import type { VesselPosition } from '../../store/types.ts';
 import { ApiError, parseInput } from '../errors.ts';
 import { instant } from '../query.ts';
 

@@ -1,4 +1,4 @@
-import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../../platform/yaml-source.ts';
+import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../../lib/yaml-source.ts';
 import { ModbusErrorCode } from './errors.ts';
 import { DEFAULT_POLL, modbusFile, widthOf, type ModbusConfig, type ModbusDevice } from './schema.ts';
 

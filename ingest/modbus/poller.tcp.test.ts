@@ -3,7 +3,7 @@ import { startModbusTcpServer, type ModbusTcpServer } from '../../firmware-sim/m
 import { createPlcSim } from '../../firmware-sim/modbus/plc.ts';
 import { emptyBank } from '../../firmware-sim/modbus/pdu.ts';
 import { Registry } from 'prom-client';
-import { silentLogger } from '../../platform/log.ts';
+import { silentLogger } from '../../lib/log.ts';
 import { openEmbeddedStore } from '../../store/duckdb.ts';
 import { normaliseReading } from '../normalise.ts';
 import { DEFAULT_MODBUS_FILE, loadModbusMap, parseModbusMap } from './load.ts';

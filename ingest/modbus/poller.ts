@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Reading } from '../../contract/telemetry.ts';
-import { ThrottledLog } from '../../platform/throttled-log.ts';
+import { ThrottledLog } from '../../lib/throttled-log.ts';
 import { decodeValue, encodeValue } from './decode.ts';
 import { ModbusError, ModbusErrorCode } from './errors.ts';
 import { planRequests, type ReadRequest } from './plan.ts';

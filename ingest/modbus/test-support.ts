@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import type { Reading } from '../../contract/telemetry.ts';
-import { silentLogger } from '../../platform/log.ts';
+import { silentLogger } from '../../lib/log.ts';
 import { parseModbusMap } from './load.ts';
 import { createModbusPoller, type ModbusPoller } from './poller.ts';
 import type { ModbusConfig, ModbusDevice } from './schema.ts';

@@ -1,6 +1,7 @@
 import type { AisStatic } from '../ais/vessel.ts';
 import type { VesselRegistry } from './registry.ts';
-import type { BBox, VesselInfo, VesselPosition } from './model.ts';
+import type { BBox, VesselInfo } from './model.ts';
+import type { VesselPosition } from '../../store/types.ts';
 
 /**
  * The live map: the newest position and the static data of every vessel seen, in memory. A fix

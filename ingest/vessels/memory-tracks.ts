@@ -1,4 +1,4 @@
-import type { VesselPosition, VesselTrackStore } from './model.ts';
+import type { VesselPosition, VesselTrackStore } from '../../store/types.ts';
 
 /** In-memory `VesselTrackStore`, bounded per vessel: for tests, the simulator and a store-less run. */
 export class MemoryVesselTrackStore implements VesselTrackStore {

@@ -9,7 +9,8 @@ import { AIS_DROP_REASONS, AisDecoder } from '../ais/decoder.ts';
 import { toVesselData } from '../ais/vessel.ts';
 import { LatestPositions } from './latest.ts';
 import { MemoryVesselTrackStore } from './memory-tracks.ts';
-import type { BBox, VesselInfo, VesselPosition, VesselTrackStore } from './model.ts';
+import type { BBox, VesselInfo } from './model.ts';
+import type { VesselPosition, VesselTrackStore } from '../../store/types.ts';
 import type { VesselRegistry } from './registry.ts';
 
 export const VESSEL_SUBSCRIPTIONS = [`${TOPIC_ROOT}/ais/+`, `${TOPIC_ROOT}/vms/+`] as const;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { alertEvent, type AlertEvent } from '../../contract/alert.ts';
-import type { VesselPosition } from '../../ingest/vessels/model.ts';
+import type { VesselPosition } from '../../store/types.ts';
 import type { VesselRegistry } from '../../ingest/vessels/registry.ts';
 import {
   defaultVesselRuleConfig, evaluateBoundary, evaluateProtected, evaluateZone, signalOnFix, signalOnTick,

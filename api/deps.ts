@@ -1,0 +1,64 @@
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Station } from '../platform/stations.ts';
+import type { StateStore, TimeSeriesStore } from '../store/types.ts';
+import type { AlertFeed } from './alert-feed.ts';
+import type { ApiToken, Role } from './auth.ts';
+import type { PushRouteDeps } from './routes/push.ts';
+import type { VesselRouteDeps } from './routes/vessels.ts';
+import type { OperatorActions } from '../rules/operator-actions.ts';
+import type { StormArea, StormAreaInput } from '../rules/vessels/storm.ts';
+import type { WriteResult } from '../ingest/modbus/poller.ts';
+import type { CapOptions } from '../delivery/cap.ts';
+import type { DeliveryMetrics } from '../delivery/metrics.ts';
+import type { AlertEvent } from '../contract/alert.ts';
+
+/*
+ * What the API is built from (ApiOptions) and what its routes get (ApiDeps). Kept apart from
+ * server.ts so that server.ts imports the routes and the routes import this, never server.ts.
+ */
+
+/** declares a storm area (api/routes/storms.ts): the vessels inside get an alert */
+export type DeclareStorm = (input: StormAreaInput, user: string) => Promise<{ area: StormArea; vessels: string[] }>;
+
+/** the Modbus register writes of api/routes/modbus.ts */
+export interface ModbusRouteDeps {
+  writeRegister(deviceId: string, registerName: string, value: number): Promise<WriteResult>;
+}
+
+export interface ApiOptions {
+  store: TimeSeriesStore;
+  /** the state store, or the rules process's over RPC (platform/rules-rpc.ts STATE_METHODS) */
+  state: Pick<StateStore, 'getDevice' | 'listDevices' | 'getAlert' | 'alertHistory' | 'listAlerts' | 'listJson'>;
+  stations: readonly Station[];
+  feed: AlertFeed;
+  metrics: Registry;
+  log: Logger;
+  tokens: readonly ApiToken[];
+  /** sha256 hex of the services' bearer tokens: they may read the device directory, nothing else */
+  serviceTokens?: readonly string[];
+  registerDevice(deviceId: string, station: string): Promise<{ secret: string }>;
+  clock?: { now(): number };
+  /** the rules engine's operator actions (in this process, or the rules process's over RPC) */
+  operator?: OperatorActions;
+  /** CAP sender and base URL for /cap (defaults: DEFAULT_CAP_OPTIONS) */
+  cap?: CapOptions;
+  push?: PushRouteDeps['push'];
+  publishManualAlert?(event: AlertEvent): Promise<void>;
+  vessels?: VesselRouteDeps['vessels'];
+  declareStorm?: DeclareStorm;
+  /** the Modbus poller of this process: register writes, and device health in a station's status */
+  modbus?: ModbusRouteDeps & { stationHealth(stationId: string): unknown[] };
+  /** per-channel delivery counters and latency (SSE and CAP are counted here) */
+  deliveryMetrics?: DeliveryMetrics;
+  /** what degrades the platform without stopping it (e.g. the store down, readings spooled): /health says so */
+  degraded?: () => unknown[];
+  /** web console options; the console is served at / */
+  console?: { tileUrl?: string };
+}
+
+export interface ApiDeps extends Omit<ApiOptions, 'tokens' | 'clock'> {
+  clock: { now(): number };
+  requireRole(role: Role): preHandlerAsyncHookHandler;
+}
