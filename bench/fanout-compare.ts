@@ -21,6 +21,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { askChild } from './child-ipc.ts';
 import mqttPacket from 'mqtt-packet';
 import mqtt from 'mqtt';
 import { percentiles } from './load.ts';
@@ -130,24 +131,7 @@ async function subscriberChild(): Promise<void> {
 // parent
 
 function ask<T extends FromSub['type']>(child: ChildProcess, msg: ToSub | undefined, type: T, ms: number): Promise<Extract<FromSub, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`subscriber child: no '${type}' within ${ms} ms`)), ms);
-    const onMsg = (raw: unknown) => {
-      const m = raw as FromSub;
-      if (m.type === type) done(undefined, m as Extract<FromSub, { type: T }>);
-    };
-    const onExit = (code: number | null) => done(new Error(`subscriber child exited (${code})`));
-    function done(err?: Error, m?: Extract<FromSub, { type: T }>) {
-      clearTimeout(timer);
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    }
-    child.on('message', onMsg);
-    child.on('exit', onExit);
-    if (msg) child.send(msg);
-  });
+  return askChild<FromSub, T>(child, msg, type, ms, 'subscriber child');
 }
 
 /** Runs bench/fanout.ts n, passing its output through; returns its `name value unit` figures. */

@@ -36,6 +36,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { askChild } from './child-ipc.ts';
 import WebSocket from 'ws';
 import mqttPacket from 'mqtt-packet';
 import { connectAsync } from 'mqtt';
@@ -149,24 +150,7 @@ function sourceAddresses(n: number): Array<string | undefined> {
 }
 
 function request<T extends FromChild['type']>(child: ChildProcess, msg: ToChild | undefined, type: T, ms: number): Promise<Extract<FromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`broker child: no '${type}' within ${ms} ms`)), ms);
-    const onMsg = (raw: unknown) => {
-      const m = raw as FromChild;
-      if (m.type === type) done(undefined, m as Extract<FromChild, { type: T }>);
-    };
-    const onExit = (code: number | null) => done(new Error(`broker child exited (${code})`));
-    function done(err?: Error, m?: Extract<FromChild, { type: T }>) {
-      clearTimeout(timer);
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(m!);
-    }
-    child.on('message', onMsg);
-    child.on('exit', onExit);
-    if (msg) child.send(msg);
-  });
+  return askChild<FromChild, T>(child, msg, type, ms, 'broker child');
 }
 
 interface Resident {

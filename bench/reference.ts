@@ -15,8 +15,7 @@
  * Also used by bench/fanout-compare.ts for mosquitto's fan-out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +24,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { decodeTelemetry } from '../contract/telemetry.ts';
 import { normaliseReading } from '../ingest/normalise.ts';
-import { silentLogger } from '../platform/log.ts';
+import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { openInfluxStore } from '../store/influx.ts';
-import { freePort } from '../store/test-servers.ts';
+import { freePort, superviseChild } from '../store/test-servers.ts';
 import type { StoredReading, TimeSeriesStore } from '../store/types.ts';
 
 export interface Mosquitto {
@@ -37,7 +36,6 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-const STOP_TIMEOUT_MS = 5_000;
 const READY_TIMEOUT_MS = 10_000;
 
 /** Debian mosquitto on 127.0.0.1:<free port>, config and nothing else in a temp dir. */
@@ -61,24 +59,7 @@ user root
 `;
   await writeFile(join(dir, 'mosquitto.conf'), conf);
   const child: ChildProcess = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const killOnExit = () => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', killOnExit);
-  void exited.then(() => process.off('exit', killOnExit));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(t);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const { stderr, stop } = superviseChild(child, dir);
   const url = `mqtt://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && child.exitCode === null) {
@@ -90,7 +71,7 @@ user root
     await sleep(50);
   }
   await stop();
-  throw new Error(`mosquitto did not accept connections on ${url} within ${READY_TIMEOUT_MS} ms: ${stderr}`);
+  throw new Error(`mosquitto did not accept connections on ${url} within ${READY_TIMEOUT_MS} ms: ${stderr()}`);
 }
 
 export type StoreKind =

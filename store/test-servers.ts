@@ -96,29 +96,41 @@ export async function startVictoria(): Promise<RunningServer> {
   return ready(child, dir, `${url}/health`, 200, url);
 }
 
-async function ready(child: ChildProcess, dir: string, probe: string, status: number, url: string): Promise<RunningServer & { kill(): Promise<void> }> {
+/**
+ * Watches a server child of the tests or benches: its last stderr, a stop (SIGTERM, then SIGKILL
+ * after STOP_TIMEOUT_MS) and a kill, both waiting for the exit, and its temp dir removed with it;
+ * a process that dies without teardown kills it on exit, so no server is left running.
+ */
+export function superviseChild(child: ChildProcess, dir: string) {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // a test process that dies without teardown must not leave the server running
   const killOnExit = () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); };
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(t);
-    }
-    await rm(dir, { recursive: true, force: true });
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    stderr: () => stderr,
+    async stop(): Promise<void> {
+      if (running()) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(t);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+    async kill(): Promise<void> {
+      if (running()) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
   };
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  };
+}
+
+async function ready(child: ChildProcess, dir: string, probe: string, status: number, url: string): Promise<RunningServer & { kill(): Promise<void> }> {
+  const { stderr, stop, kill } = superviseChild(child, dir);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
@@ -127,7 +139,7 @@ async function ready(child: ChildProcess, dir: string, probe: string, status: nu
     await sleep(100);
   }
   await stop();
-  throw new Error(`${child.spawnfile} did not become ready at ${probe} within ${READY_TIMEOUT_MS} ms: ${stderr}`);
+  throw new Error(`${child.spawnfile} did not become ready at ${probe} within ${READY_TIMEOUT_MS} ms: ${stderr()}`);
 }
 
 /**
