@@ -5,11 +5,11 @@
  * Every run starts the whole platform in this process (test/helpers.ts `startTestPlatform`: broker,
  * ingest, rules, API on ephemeral loopback ports, a fresh temp DATA_DIR), registers one device and
  * publishes from a real MQTT.js device client at QoS 1, one reading (one `water_level` value) per
- * message, with at most WINDOW messages awaiting their PUBACK. That PUBACK comes from the broker
- * (QoS 1 is hop by hop); ingest acknowledges its copy to the broker only once the reading is
- * durable (in the store or in the on-disk spool). So the clock stops when `/metrics` shows every
- * reading written (`huewatch_store_written_readings_total{path=primary|spool}`, store/spool.ts):
- * the figure is first publish → last durable write.
+ * message, with at most WINDOW messages awaiting their PUBACK. The broker sends that PUBACK only
+ * once ingest has the reading durable (in the store or in the on-disk spool: ingest/README.md);
+ * the clock stops when `/metrics` shows every reading written
+ * (`huewatch_store_written_readings_total{path=primary|spool}`, store/spool.ts): the figure is
+ * first publish → last durable write. One device: for many devices see bench/ingest.ts.
  *
  * 1. readings/s to each store: embedded DuckDB (STORE=embedded), InfluxDB 1.6.7 (STORE=influx
  *    through the v2→v1 test shim of store/test-servers.ts) and VictoriaMetrics 1.79 (STORE=influx,
