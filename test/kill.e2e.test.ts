@@ -9,6 +9,7 @@ import { topics } from '../contract/index.ts';
 import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { connectClient, tempDir, waitFor } from './helpers.ts';
+import { influxql, startInfluxd, startV2WriteShim } from '../store/test-servers.ts';
 
 /**
  * DESIGN.md "Data-path invariants": a device's PUBACK means its reading is durable and will be
@@ -44,11 +45,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startHuewatch(dataDir: string, mqttPort: number): Promise<Running> {
+async function startHuewatch(dataDir: string, mqttPort: number, env: Record<string, string> = {}): Promise<Running> {
   const child = spawn(process.execPath, [BIN, 'start'], {
     env: {
       ...process.env, HOST: '127.0.0.1', MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '0', HTTP_PORT: '0',
-      DATA_DIR: dataDir, SIM: '0', LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir, SIM: '0', LOG_LEVEL: 'warn', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -209,4 +210,59 @@ describe('an acknowledged reading is durable, whatever stops the platform', () =
       await data.cleanup();
     }
   }, 120_000);
+});
+
+describe('an acknowledged reading is durable while the store is down and spooling', () => {
+  it('loses none of the acknowledged readings when the platform is killed with SIGKILL while influxd is down, and replays them once both are back', async () => {
+    const influxd = await startInfluxd();
+    /** TEST ADAPTER: influxd 1.6.7 has no /api/v2/write (store/test-servers.ts) */
+    const shim = await startV2WriteShim(influxd.url);
+    const data = await tempDir();
+    const port = await freePort();
+    try {
+      await influxql(influxd.url, 'CREATE DATABASE "spooled"');
+      const env = { STORE: 'influx', INFLUX_URL: shim.url, INFLUX_BUCKET: 'spooled', SPOOL_WRITE_TIMEOUT_MS: '300' };
+      const first = await startHuewatch(data.dir, port, env);
+      const stations = STREAM_STATIONS.slice(0, 3);
+      const devices: Array<{ id: string; station: string; client: MqttClient }> = [];
+      for (const [i, station] of stations.entries()) {
+        const id = `spool-${i}`;
+        const secret = await register(first, id, station);
+        devices.push({ id, station, client: await connectClient(first.mqttUrl, { username: id, password: secret, clientId: id, clean: false }) });
+      }
+      const streams = devices.map((d) => stream(d.client, d.id));
+      const acked = () => streams.reduce((n, x) => n + x.acked.size, 0);
+      await waitFor(() => acked() >= 100, 30_000, 'the stream to flow');
+      await influxd.kill();
+      // the store is down: what is acknowledged from here on went to the spool
+      const atOutage = acked();
+      await waitFor(() => acked() >= atOutage + 300, 30_000, 'readings acknowledged into the spool');
+      await stopped(first.child, 'SIGKILL');
+      await Promise.all(streams.map((x) => x.done));
+      for (const d of devices) d.client.end(true);
+
+      await influxd.restart();
+      const second = await startHuewatch(data.dir, port, env);
+      const storedOf = async (station: string) => {
+        const body = await influxql(influxd.url, `SELECT "rainfall" FROM "rain" WHERE "station" = '${station}'`, { db: 'spooled', epoch: 'ms' });
+        return new Set((body.results?.[0]?.series?.[0]?.values ?? []).map((v) => Number(v[0])));
+      };
+      let lost: string[] = [];
+      await waitFor(async () => {
+        lost = [];
+        for (const [i, d] of devices.entries()) {
+          const have = await storedOf(d.station);
+          for (const seq of streams[i]!.acked) if (!have.has(tsOf(seq))) lost.push(`${d.id}#${seq}`);
+        }
+        return lost.length === 0;
+      }, 30_000, 'every acknowledged reading in InfluxDB').catch(() => undefined);
+      expect(acked()).toBeGreaterThanOrEqual(atOutage + 300);
+      expect(lost.slice(0, 20), `${lost.length} acknowledged readings not in InfluxDB`).toEqual([]);
+      await stopped(second.child, 'SIGTERM');
+    } finally {
+      await data.cleanup();
+      await shim.stop();
+      await influxd.stop();
+    }
+  }, 150_000);
 });
