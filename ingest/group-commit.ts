@@ -95,14 +95,14 @@ export function createGroupCommit(opts: GroupCommitOptions) {
         end();
         m.batches.inc();
         m.rows.inc(rows.length);
-        release(batch, n);
+        release(n);
         for (const p of batch) p.resolve('stored');
         return;
       } catch (err) {
         const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
         if (PERMANENT.has(code)) {
           await writeAlone(batch);
-          release(batch, n);
+          release(n);
           return;
         }
         m.retries.inc({ code });
@@ -112,7 +112,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
           // the spool has room for less than the whole batch: fill it part by part, in order;
           // what does not fit goes back to the front of the queue and waits
           const stored = await writeUntilRefused(batch);
-          release(batch.slice(0, stored), batch.slice(0, stored).reduce((k, p) => k + p.rows.length, 0));
+          release(batch.slice(0, stored).reduce((k, p) => k + p.rows.length, 0));
           const rest = batch.slice(stored);
           parts.unshift(...rest);
           if (stored === 0) await sleep(Math.min(delays.max, delays.min * 2 ** attempt));
@@ -120,7 +120,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
         }
         if (closed && attempt >= 2) {
           // stopping with the store refusing: the callers' devices were never acknowledged and resend
-          release(batch, n);
+          release(n);
           for (const p of batch) p.reject(err as Error);
           return;
         }
@@ -166,7 +166,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
     }
   }
 
-  function release(batch: Part[], rows: number): void {
+  function release(rows: number): void {
     pendingRows -= rows;
     m.batchRows.observe(rows);
     while (roomWaiters.length > 0 && pendingRows < maxPending) roomWaiters.shift()!();

@@ -149,12 +149,12 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       // Without the broker here: a persistent session, so what the broker delivered but ingest
       // had not stored comes again.
       const ingestMqtt = localBus ? undefined : await connect('ingest', false, true);
-      const feed = engine;
+      const rulesHere = engine;
       ingest = createIngest({
         store: series!.writes, devices, log, metrics, clock,
         bus: localBus ?? ingestMqtt!,
         ...(ingestMqtt ? { mqtt: ingestMqtt } : {}),
-        ...(feed ? { observe: (obs) => feed.observe(obs) } : {}),
+        ...(rulesHere ? { observe: (obs) => rulesHere.observe(obs) } : {}),
       });
     }
     if (engine) {

@@ -148,7 +148,6 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
   #replaced: Counter | undefined;
   #nonFinite: Counter<'store'> | undefined;
   readonly #rowLog: ThrottledLog;
-  /** an upper bound of the ts of every stored reading: a batch entirely above it replaces nothing */
   /** newest stored ts per (station, metric), from open on */
   readonly #newestStored = new Map<string, number>();
   /** totals since open, also in /metrics (`huewatch_store_readings_replaced_total`, `huewatch_store_non_finite_dropped_total`) */

@@ -75,6 +75,17 @@ async function register(p: Running, deviceId: string, station: string): Promise<
   return body.secret;
 }
 
+/** Registers one streaming device per station through the API and connects it, persistent session. */
+async function connectDevices(p: Running, prefix: string, stations: readonly string[]): Promise<Array<{ id: string; station: string; client: MqttClient }>> {
+  const devices: Array<{ id: string; station: string; client: MqttClient }> = [];
+  for (const [i, station] of stations.entries()) {
+    const id = `${prefix}-${i}`;
+    const secret = await register(p, id, station);
+    devices.push({ id, station, client: await connectClient(p.mqttUrl, { username: id, password: secret, clientId: id, clean: false }) });
+  }
+  return devices;
+}
+
 async function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill(signal);
@@ -131,12 +142,7 @@ async function runOnce(signal: NodeJS.Signals, killAfterMs: number) {
   const port = await freePort();
   try {
     const first = await startHuewatch(data.dir, port);
-    const devices: Array<{ id: string; station: string; client: MqttClient }> = [];
-    for (const [i, station] of STREAM_STATIONS.entries()) {
-      const id = `kill-${i}`;
-      const secret = await register(first, id, station);
-      devices.push({ id, station, client: await connectClient(first.mqttUrl, { username: id, password: secret, clientId: id, clean: false }) });
-    }
+    const devices = await connectDevices(first, 'kill', STREAM_STATIONS);
     const streams = devices.map((d) => stream(d.client, d.id));
     // a random point once the stream is flowing (how fast depends on the machine)
     await waitFor(() => streams.reduce((n, s) => n + s.acked.size, 0) >= 200, 30_000, 'the stream to flow');
@@ -223,13 +229,7 @@ describe('an acknowledged reading is durable while the store is down and spoolin
       await influxql(influxd.url, 'CREATE DATABASE "spooled"');
       const env = { STORE: 'influx', INFLUX_URL: shim.url, INFLUX_BUCKET: 'spooled', SPOOL_WRITE_TIMEOUT_MS: '300' };
       const first = await startHuewatch(data.dir, port, env);
-      const stations = STREAM_STATIONS.slice(0, 3);
-      const devices: Array<{ id: string; station: string; client: MqttClient }> = [];
-      for (const [i, station] of stations.entries()) {
-        const id = `spool-${i}`;
-        const secret = await register(first, id, station);
-        devices.push({ id, station, client: await connectClient(first.mqttUrl, { username: id, password: secret, clientId: id, clean: false }) });
-      }
+      const devices = await connectDevices(first, 'spool', STREAM_STATIONS.slice(0, 3));
       const streams = devices.map((d) => stream(d.client, d.id));
       const acked = () => streams.reduce((n, x) => n + x.acked.size, 0);
       await waitFor(() => acked() >= 100, 30_000, 'the stream to flow');
