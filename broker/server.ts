@@ -1,6 +1,7 @@
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer } from 'ws';
+import { mqttStreamOf } from './ws-stream.ts';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { parseDeviceTarget } from '../lib/devices.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -334,7 +335,7 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
         wss = new WebSocketServer({ server: http, path: '/mqtt', maxPayload: frameLimit + 16 });
         wss.on('connection', (ws, req) => {
           req.socket.setNoDelay(true);
-          handle(createWebSocketStream(ws), req);
+          handle(mqttStreamOf(ws), req);
         });
         wsPort = await listen(http, opts.wsPort);
       }
