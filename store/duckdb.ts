@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import {
   BIGINT, BOOLEAN, DOUBLE, INTEGER, LIST, VARCHAR, DuckDBDataChunk, DuckDBInstance, listValue,
@@ -61,12 +62,22 @@ const floorTo = (t: number, w: number) => t - (((t % w) + w) % w);
 type WriteLane = 'series' | 'state';
 const seriesKey = (station: string, metric: string) => `${station}\u0000${metric}`;
 
-/** Appends in data chunks and closes the appender, which flushes them into the table. */
-function appendRows(appender: DuckDBAppender, rows: readonly StoredReading[]): void {
-  try {
-    for (let i = 0; i < rows.length; i += CHUNK_ROWS) appender.appendDataChunk(toChunk(rows.slice(i, i + CHUNK_ROWS)));
-  } finally {
-    appender.closeSync();
+/**
+ * Appends the rows into the staging table, one appender per 2,048-row chunk, yielding to the
+ * event loop between chunks. An appender's chunk building and close run on the event loop's
+ * thread (@duckdb/node-api has no async close): one appender for a 40,000-row batch held the
+ * loop for ~400 ms, and every alert and PUBACK waited behind it. A chunk at a time bounds that
+ * stall to a chunk's ~20 ms; the staging table is emptied after the batch, so the chunks add up.
+ */
+async function appendRows(c: DuckDBConnection, table: string, rows: readonly StoredReading[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+    if (i > 0) await yieldToEventLoop();
+    const appender: DuckDBAppender = await c.createAppender(table, 'main', 'temp');
+    try {
+      appender.appendDataChunk(toChunk(rows.slice(i, i + CHUNK_ROWS)));
+    } finally {
+      appender.closeSync();
+    }
   }
 }
 
@@ -208,26 +219,29 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     let replaced = 0;
     let example: unknown;
     await this.#write(async (c) => {
-      // Fresh rows (each newer than its series' newest: the common case of live data) can meet no
-      // stored row: appended straight into the table, one commit. Otherwise through the staging
-      // table: counted replacements, then one upsert.
-      appendRows(await c.createAppender('readings_staging', 'main', 'temp'), unique);
-      if (this.#mayReplace(unique)) {
-        const [found] = (await c.runAndReadAll(replacedSql(minTs, maxTs))).getRowsJS();
-        replaced = num(found?.[0] ?? 0);
-        example = found?.[1];
-        await c.run(UPSERT_FROM_STAGING);
-      } else {
-        // Fresh rows (each newer than its series' newest: live data) can meet no stored row: a plain
-        // insert, without the conflict check. (Appending straight into the table would commit on
-        // the event loop's thread: the appender's close is synchronous.)
-        await c.run('INSERT INTO readings SELECT * FROM temp.main.readings_staging').catch(async (err: unknown) => {
-          // a statement is atomic: nothing of it was kept; the upsert is always right
-          this.log.warn({ err: String(err) }, 'a batch of fresh readings met stored rows: written by upsert instead');
+      // Every batch goes through the staging table: fresh rows (live data) on to the table by a
+      // plain insert, others by counted replacements and one upsert.
+      try {
+        await appendRows(c, 'readings_staging', unique);
+        if (this.#mayReplace(unique)) {
+          const [found] = (await c.runAndReadAll(replacedSql(minTs, maxTs))).getRowsJS();
+          replaced = num(found?.[0] ?? 0);
+          example = found?.[1];
           await c.run(UPSERT_FROM_STAGING);
-        });
+        } else {
+          // Fresh rows (each newer than its series' newest: live data) can meet no stored row: a plain
+          // insert, without the conflict check. (Appending straight into the table would commit on
+          // the event loop's thread: the appender's close is synchronous.)
+          await c.run('INSERT INTO readings SELECT * FROM temp.main.readings_staging').catch(async (err: unknown) => {
+            // a statement is atomic: nothing of it was kept; the upsert is always right
+            this.log.warn({ err: String(err) }, 'a batch of fresh readings met stored rows: written by upsert instead');
+            await c.run(UPSERT_FROM_STAGING);
+          });
+        }
+      } finally {
+        // emptied whatever happened: rows of a failed write must not ride along with the next one
+        await c.run('DELETE FROM temp.main.readings_staging');
       }
-      await c.run('DELETE FROM temp.main.readings_staging');
       // inside the task, so the next queued write sees it (a rollback leaves it high: still a bound)
       for (const r of unique) this.noteStoredTs(r.station, r.metric, r.ts);
     }, true, 'series');

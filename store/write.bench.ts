@@ -14,7 +14,7 @@
  *   influxd 1.6.7 (through the v2→v1 test shim) and VictoriaMetrics 1.79.
  */
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from './duckdb.ts';
@@ -47,6 +47,9 @@ function freshRows(n: number): StoredReading[] {
 async function timed(name: string, store: TimeSeriesStore, batch: number, total: number, make: (n: number) => StoredReading[] = freshRows): Promise<void> {
   const batches = Array.from({ length: Math.ceil(total / batch) }, () => make(batch));
   const lat: number[] = [];
+  // the longest the event loop was held: what an alert or a PUBACK waits for while a batch is written
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const t0 = performance.now();
   for (const b of batches) {
     const s = performance.now();
@@ -54,8 +57,9 @@ async function timed(name: string, store: TimeSeriesStore, batch: number, total:
     lat.push(performance.now() - s);
   }
   const s = (performance.now() - t0) / 1000;
+  loop.disable();
   lat.sort((a, b) => a - b);
-  console.log(`${name}_batch${batch} ${Math.round((batches.length * batch) / s)} rows/s  (p50 ${lat[lat.length >> 1]!.toFixed(1)} ms, max ${lat[lat.length - 1]!.toFixed(1)} ms per batch)`);
+  console.log(`${name}_batch${batch} ${Math.round((batches.length * batch) / s)} rows/s  (p50 ${lat[lat.length >> 1]!.toFixed(1)} ms, max ${lat[lat.length - 1]!.toFixed(1)} ms per batch; event loop held up to ${(loop.max / 1e6).toFixed(0)} ms)`);
 }
 
 async function embedded(dir: string, spooled: boolean): Promise<void> {
@@ -65,7 +69,7 @@ async function embedded(dir: string, spooled: boolean): Promise<void> {
   const target = spool ?? store;
   try {
     tsCursor = 0;
-    for (const batch of [1000, 5000, 20_000]) await timed(`${name}_empty`, target, batch, ROWS);
+    for (const batch of [1000, 5000, 20_000, 40_000]) await timed(`${name}_empty`, target, batch, ROWS);
     // prefill in large batches (not timed), then the same batches with the table full
     for (let left = PREFILL; left > 0; left -= 20_000) await store.writeReadings(freshRows(Math.min(20_000, left)));
     console.log(`${name}_table_rows ${await store.count()} rows`);
