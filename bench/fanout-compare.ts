@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { askChild } from './child-ipc.ts';
 import mqttPacket from 'mqtt-packet';
 import mqtt from 'mqtt';
+import WebSocket from 'ws';
 import { percentiles } from './load.ts';
 import { startMosquitto } from './reference.ts';
 import { countArg, note, print } from './report.ts';
@@ -50,9 +51,37 @@ type FromSub =
 // ---------------------------------------------------------------------------------------------
 // subscriber child
 
+/** What a subscriber needs of its connection: raw TCP (mosquitto) or WebSocket (our broker). */
+interface Transport {
+  on(event: 'connect' | 'close', fn: () => void): unknown;
+  on(event: 'data', fn: (d: Buffer) => void): unknown;
+  on(event: 'error', fn: (err: NodeJS.ErrnoException) => void): unknown;
+  write(b: Buffer): unknown;
+  end(b: Buffer): unknown;
+  destroy(): unknown;
+}
+
+/** A WebSocket (subprotocol mqtt) dressed as the socket the subscriber code speaks to. */
+function wsTransport(url: string): Transport {
+  const ws = new WebSocket(url, 'mqtt', { perMessageDeflate: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+  const t: Transport = {
+    on(event: string, fn: (...args: never[]) => void) {
+      const listener = fn as (...args: unknown[]) => void;
+      if (event === 'connect') ws.on('open', listener);
+      else if (event === 'data') ws.on('message', listener);
+      else ws.on(event, listener);
+      return t;
+    },
+    write: (b: Buffer) => ws.send(b),
+    end: (b: Buffer) => (ws.readyState === ws.OPEN ? ws.send(b, () => ws.close()) : undefined),
+    destroy: () => ws.terminate(),
+  };
+  return t;
+}
+
 async function subscriberChild(): Promise<void> {
   const send = (m: FromSub) => process.send?.(m);
-  const sockets: Socket[] = [];
+  const sockets: Transport[] = [];
   let round = 0;
   let arrivals: number[] = [];
   let cpu0 = process.cpuUsage();
@@ -65,7 +94,7 @@ async function subscriberChild(): Promise<void> {
       const u = new URL(m.url);
       const open = (i: number) =>
         new Promise<void>((resolve) => {
-          const s = connect({ host: u.hostname, port: Number(u.port), noDelay: true });
+          const s = u.protocol === 'ws:' ? wsTransport(m.url) : connect({ host: u.hostname, port: Number(u.port), noDelay: true });
           const parser = mqttPacket.parser({ protocolVersion: 4 });
           let settled = false;
           const settle = (why?: string) => {
@@ -156,10 +185,46 @@ async function platformFanout(n: number): Promise<Map<string, number>> {
   return figures;
 }
 
-async function mosquittoFanout(n: number, procs: number, payloadBytes: number) {
+interface FanoutTarget {
+  /** where the subscribers connect (mqtt:// raw TCP, ws:// WebSocket) */
+  subscribeUrl: string;
+  /** where the publisher connects, with what credentials */
+  publishUrl: string;
+  publisher: mqtt.IClientOptions;
+  stop(): Promise<void>;
+}
+
+/** Debian mosquitto, anonymous, plain TCP. */
+async function mosquittoTarget(): Promise<FanoutTarget> {
+  const m = await startMosquitto();
+  return { subscribeUrl: m.url, publishUrl: m.url, publisher: { clientId: 'ref-publisher' }, stop: () => m.stop() };
+}
+
+/**
+ * Our broker (broker/test-harness.ts: our auth and ACL) in a child process of its own, started by
+ * bench/fanout.ts's broker-child mode; residents over WebSocket, the rules service publishing.
+ */
+async function platformBrokerTarget(): Promise<FanoutTarget> {
+  const child = fork(fileURLToPath(new URL('./fanout.ts', import.meta.url)), ['--broker-child'], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const killer = () => child.kill('SIGKILL');
+  process.once('exit', killer);
+  const ready = await askChild<{ type: 'ready'; mqttUrl: string; wsUrl: string }, 'ready'>(child, undefined, 'ready', 30_000, 'broker child');
+  return {
+    subscribeUrl: ready.wsUrl,
+    publishUrl: ready.mqttUrl,
+    publisher: { clientId: 'svc-rules-bench', username: 'svc-rules', password: 'svc-secret-rules' },
+    async stop() {
+      await askChild<{ type: 'stopped' }, 'stopped'>(child, { cmd: 'stop' }, 'stopped', 15_000, 'broker child').catch(() => undefined);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      process.off('exit', killer);
+    },
+  };
+}
+
+async function splitFanout(n: number, procs: number, payloadBytes: number, target: FanoutTarget) {
   const started = Date.now();
   const left = () => Math.max(1, started + DEADLINE_MS - Date.now());
-  const m = await startMosquitto();
+  const m = target;
   const children: ChildProcess[] = [];
   let publisher: mqtt.MqttClient | undefined;
   try {
@@ -171,14 +236,14 @@ async function mosquittoFanout(n: number, procs: number, payloadBytes: number) {
     }
     const per = Math.ceil(n / procs);
     const setup0 = performance.now();
-    const opened = await Promise.all(children.map((c, k) => ask(c, { cmd: 'open', url: m.url, from: k * per, count: Math.max(0, Math.min(per, n - k * per)) }, 'opened', left())));
+    const opened = await Promise.all(children.map((c, k) => ask(c, { cmd: 'open', url: m.subscribeUrl, from: k * per, count: Math.max(0, Math.min(per, n - k * per)) }, 'opened', left())));
     const setupS = (performance.now() - setup0) / 1000;
     const subscribed = opened.reduce((a, o) => a + o.ok, 0);
     for (const o of opened) for (const [why, count] of o.failures) note(`mosquitto subscriber failure: ${why} × ${count}`);
-    publisher = await mqtt.connectAsync(m.url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, clientId: 'ref-publisher' });
+    publisher = await mqtt.connectAsync(m.publishUrl, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, ...m.publisher });
     (publisher.stream as unknown as Socket).setNoDelay?.(true);
     await sleep(200);
-    const body = JSON.stringify({ bench: 'mosquitto fan-out reference', pad: '' });
+    const body = JSON.stringify({ bench: 'fan-out, subscribers split over processes', pad: '' });
     const payload = Buffer.from(body.replace('"pad":""', `"pad":"${'x'.repeat(Math.max(0, payloadBytes - body.length))}"`));
     const rounds: Array<{ received: number; p50: number; p99: number; max: number; complete: boolean; clientCpuPct: number[] }> = [];
     for (let round = 1; round <= 2; round++) {
@@ -201,30 +266,46 @@ async function mosquittoFanout(n: number, procs: number, payloadBytes: number) {
     await m.stop();
   }
 }
+type SplitResult = Awaited<ReturnType<typeof splitFanout>>;
+
+function printRounds(who: string, r: SplitResult): void {
+  print(`${who}: connections subscribed`, r.subscribed, 'conn');
+  print(`${who}: setup time`, r.setupS, 's');
+  r.rounds.forEach((round, i) => {
+    const label = i === 0 ? 'fan-out' : 'fan-out warm (2nd alert)';
+    if (!round.complete) note(`${who} ${label}: only ${round.received} of ${r.subscribed} had the alert within the wait`);
+    print(`${who}: ${label} received`, round.received, 'conn');
+    for (const [k, key] of [['p50', 'p50'], ['p99', 'p99'], ['max', 'max (last one has it)']] as const) print(`${who}: ${label} ${key}`, round[k], 'ms');
+    round.clientCpuPct.forEach((pct, j) => print(`${who}: ${label} subscriber process ${j + 1} CPU`, pct, '% of a core'));
+  });
+}
+
+function printRatios(name: string, a: SplitResult, b: SplitResult): void {
+  a.rounds.forEach((round, i) => {
+    const label = i === 0 ? 'fan-out' : 'fan-out warm (2nd alert)';
+    for (const [k, key] of [['p50', 'p50'], ['p99', 'p99'], ['max', 'max (last one has it)']] as const) print(`ratio ${name}: ${label} ${key}`, round[k] / (b.rounds[i]?.[k] ?? NaN), '×');
+  });
+}
 
 async function main(): Promise<number> {
   const n = countArg('connections', process.argv[2], DEFAULT_CONNECTIONS, 100_000);
   const procs = countArg('BENCH_FANOUT_PROCS', process.env.BENCH_FANOUT_PROCS, 2, 16);
+  // 1. bench/fanout.ts as it is: our broker, every resident in one process (its own figures)
   const platform = await platformFanout(n);
   const payloadBytes = platform.get('alert payload') ?? 1000;
-  note(`reference: the same fan-out from Debian mosquitto over TCP, ${n} raw MQTT 3.1.1 subscribers split over ${procs} child processes`);
-  const ref = await mosquittoFanout(n, procs, payloadBytes);
-  print('mosquitto: connections subscribed', ref.subscribed, 'conn');
-  print('mosquitto: setup time', ref.setupS, 's');
-  const names: Array<[string, string]> = [['fan-out', 'fan-out'], ['fan-out warm (2nd alert)', 'fan-out warm (2nd alert)']];
-  ref.rounds.forEach((r, i) => {
-    const label = names[i]![0];
-    if (!r.complete) note(`mosquitto ${label}: only ${r.received} of ${ref.subscribed} had the alert within the wait`);
-    print(`mosquitto: ${label} received`, r.received, 'conn');
-    for (const [k, key] of [['p50', 'p50'], ['p99', 'p99'], ['max', 'max (last one has it)']] as const) {
-      const mine = r[k];
-      const theirs = platform.get(`${label} ${key}`) ?? NaN;
-      print(`mosquitto: ${label} ${key}`, mine, 'ms');
-      print(`ratio platform/mosquitto: ${label} ${key}`, theirs / mine, '×');
-    }
-    r.clientCpuPct.forEach((pct, k) => print(`mosquitto: ${label} subscriber process ${k + 1} CPU`, pct, '% of a core'));
+  // 2. like for like: the same subscriber children, split over `procs` processes, against our
+  //    broker over WebSocket and against Debian mosquitto over TCP, the same payload size
+  note(`like for like: ${n} raw MQTT 3.1.1 subscribers split over ${procs} child processes; our broker over WebSocket, Debian mosquitto over TCP`);
+  const ours = await splitFanout(n, procs, payloadBytes, await platformBrokerTarget());
+  printRounds('platform broker (split subscribers)', ours);
+  const ref = await splitFanout(n, procs, payloadBytes, await mosquittoTarget());
+  printRounds('mosquitto', ref);
+  printRatios('platform (split)/mosquitto', ours, ref);
+  ref.rounds.forEach((round, i) => {
+    const label = i === 0 ? 'fan-out' : 'fan-out warm (2nd alert)';
+    print(`ratio platform (one process)/mosquitto: ${label} max (last one has it)`, (platform.get(`${label} max (last one has it)`) ?? NaN) / round.max, '×');
   });
-  return ref.subscribed === n ? 0 : 1;
+  return ref.subscribed === n && ours.subscribed === n ? 0 : 1;
 }
 
 if (process.argv[2] === '--subscriber-child') await subscriberChild();
