@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../broker/test-harness.ts';
 import type { AlertEvent } from '../contract/alert.ts';
+import { OPERATORS_AREA } from '../contract/topics.ts';
 import { silentLogger } from '../lib/log.ts';
 import { publishEvent } from '../rules/alerts.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
@@ -81,5 +82,16 @@ describe('the alert feed across a restart of the API', () => {
     const third = await startApi(); // nothing missed this time
     await settle();
     expect(third.got).toEqual([]);
+  });
+
+  it('hands on alerts for operators only, which reach the API on the operators\' tree', async () => {
+    const { raise, startApi } = await setup();
+    const api = await startApi();
+    const t = Date.now() - 60_000;
+    const fault = kimLongAlert(t, { id: 'a-fault', key: 'sensor-fault:kim-long', area: { ...kimLongAlert(t).area, codes: [OPERATORS_AREA] } });
+    await raise(fault);
+    await raise(kimLongAlert(t + 1000, { id: 'a-kl' }));
+    await waitFor(() => api.got.length === 2, 3000, 'both alerts');
+    expect(api.got).toEqual(['a-fault #1 Alert', 'a-kl #1 Alert']);
   });
 });

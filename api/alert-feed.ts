@@ -10,13 +10,19 @@ export interface FeedItem {
   event: AlertEvent;
 }
 
+/**
+ * The residents' tree and the operators' (contract/topics.ts): the feed hands on both; each
+ * channel decides who may see an alert for operators only (`isOperatorsOnly`).
+ */
+const ALERT_TREES = [subscriptions.allAlerts, subscriptions.opsAlerts].map((f) => f.slice(0, -1));
+
 /** Where the feed records, per alert id, the last eventSeq it handed to the channels. */
 export const FEED_NAMESPACE = 'alert-feed';
 /** a key no alert id takes (they are UUIDs, or manual-UUID): the record exists from the first start on */
 const STARTED = '~started';
 
 /**
- * The API's view of the alerts topic: every alert event the rules engine publishes, once. Events
+ * The API's view of the alert topics: every alert event the rules engine publishes, once. Events
  * are deduplicated on (id, eventSeq), so a retained copy re-published after a restart or received
  * again on subscribe is not a new event. The last `historySize` items are kept for SSE resume
  * (Last-Event-ID); older ones are gone and a resuming client is told to reload.
@@ -51,7 +57,7 @@ export function createAlertFeed(deps: { mqtt: Bus; state: Pick<StateStore, 'list
   }
 
   function onMessage(topic: string, payload: Buffer) {
-    if (!topic.startsWith(subscriptions.allAlerts.slice(0, -1)) || payload.length === 0) return; // empty = retained cleared
+    if (!ALERT_TREES.some((prefix) => topic.startsWith(prefix)) || payload.length === 0) return; // empty = retained cleared
     let event: AlertEvent;
     try {
       event = alertEvent.parse(JSON.parse(payload.toString('utf8')));
@@ -78,7 +84,11 @@ export function createAlertFeed(deps: { mqtt: Bus; state: Pick<StateStore, 'list
         for (const a of missed) handOn(a);
       }
       deps.mqtt.on('message', onMessage);
-      await deps.mqtt.subscribeAsync(subscriptions.allAlerts, { qos: 1 });
+      for (const filter of [subscriptions.allAlerts, subscriptions.opsAlerts]) {
+        const granted = await deps.mqtt.subscribeAsync(filter, { qos: 1 });
+        // 0x80: refused by the broker's ACL [MQTT-3.9.3]; the feed would silently miss those alerts
+        if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${filter} refused by the broker`);
+      }
     },
     async stop() {
       deps.mqtt.off('message', onMessage);

@@ -89,6 +89,13 @@ describe('authorize publish', () => {
     [nodered, `${R}/alerts/kim-long/x`, false],
     [nodered, `${R}/obs/x`, false],
     [rules, `$SYS/x`, false],
+    // operators' alerts (device faults, dam operation) have a tree of their own, written by rules only
+    [rules, `${R}/ops/alerts/sensor-fault_kim-long`, true, true],
+    [ingest, `${R}/ops/alerts/x`, false],
+    [api, `${R}/ops/alerts/x`, false],
+    [nodered, `${R}/ops/alerts/x`, false],
+    [dev, `${R}/ops/alerts/x`, false],
+    [resident, `${R}/ops/alerts/x`, false],
     // residents publish nothing
     [resident, `${R}/alerts/kim-long/x`, false],
     [resident, `${R}/obs/x`, false],
@@ -175,6 +182,19 @@ describe('authorize subscribe', () => {
     [resident, `+/v1/alerts/#`, false],
     [resident, `$SYS/#`, false],
     [resident, `$share/g/${R}/alerts/#`, false],
+    // operators' alerts: the services that hand them on read them; residents and devices never do
+    [rules, `${R}/ops/alerts/#`, true],
+    [api, `${R}/ops/alerts/#`, true],
+    [api, `$share/api/${R}/ops/alerts/#`, true],
+    [nodered, `${R}/ops/alerts/#`, false], // its flows fan out to residents' channels (flows/README.md)
+    [ingest, `${R}/ops/alerts/#`, false],
+    [resident, `${R}/ops/alerts/#`, false],
+    [resident, `${R}/ops/alerts/sensor-fault_kim-long`, false],
+    [resident, `${R}/ops/#`, false],
+    [resident, `${R}/+/alerts/#`, false],
+    [dev, `${R}/ops/alerts/#`, false],
+    [tracker, `${R}/ops/alerts/#`, false],
+    [receiver, `${R}/ops/alerts/#`, false],
   ];
   it.each(rows)('lets %j subscribe to %s: %s', (p, filter, expected) => {
     expect(authorize(p, 'subscribe', filter)).toBe(expected);

@@ -63,21 +63,27 @@ const SERVICES: Record<ServiceName, Grants> = {
   },
   rules: {
     // the only writer of alerts; retained while an alert is active (DESIGN.md wire contract)
-    publish: [{ pattern: t('alerts/#'), retain: true }],
-    subscribe: [{ pattern: t('obs/#') }, { pattern: t('alerts/#') }],
+    // … and, as the owner of the device registry, the one that tells the broker a device changed
+    // (broker/auth-revocation.ts: its session is cut); nobody may subscribe to it
+    // (operators-only alerts on ops/alerts/#, contract/topics.ts OPERATORS_AREA)
+    publish: [{ pattern: t('alerts/#'), retain: true }, { pattern: t('ops/alerts/#'), retain: true }, { pattern: t('devices/+/changed') }],
+    subscribe: [{ pattern: t('obs/#') }, { pattern: t('alerts/#') }, { pattern: t('ops/alerts/#') }],
     shared: true,
     sys: true,
   },
   api: {
     // cmd is retained desired config (wire contract): a device that reconnects gets it at once
     publish: [{ pattern: t('cmd/#'), retain: true }],
-    subscribe: [{ pattern: t('alerts/#') }, { pattern: t('obs/#') }, { pattern: t('status/#') }],
+    // ops/alerts/#: the API's alert feed hands operators' alerts to token holders (api/alert-feed.ts)
+    subscribe: [{ pattern: t('alerts/#') }, { pattern: t('ops/alerts/#') }, { pattern: t('obs/#') }, { pattern: t('status/#') }],
     shared: true,
     sys: true,
   },
+  // public alerts only: its flows send them on to SMS and e-mail for residents (flows/README.md)
   nodered: { publish: [], subscribe: [{ pattern: t('alerts/#') }], shared: true, sys: true },
 };
 
+// never ops/alerts/#: operators' alerts are not for residents (contract/topics.ts OPERATORS_AREA)
 const RESIDENT: Grants = {
   publish: [],
   subscribe: [{ pattern: t('alerts/#') }, { pattern: t('obs/#') }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTopic, topics } from './topics.ts';
+import { isOperatorsOnly, OPERATORS_AREA, parseTopic, subscriptions, topics } from './topics.ts';
 
 describe('topics', () => {
   it('builds and parses device topics', () => {
@@ -10,6 +10,16 @@ describe('topics', () => {
   it('puts the alert key as the last level so each active alert of an area is retained on its own', () => {
     expect(topics.alert('kim-long', 'flood:kim-long')).toBe('huewatch/v1/alerts/kim-long/flood_kim-long');
     expect(parseTopic(topics.alert('kim-long', 'flood:kim-long'))).toEqual({ kind: 'alerts', id: 'kim-long', rest: ['flood_kim-long'] });
+  });
+
+  it('puts operators-only alerts on a tree of their own, outside the residents\' huewatch/v1/alerts/#', () => {
+    expect(topics.alert(OPERATORS_AREA, 'sensor-fault:kim-long')).toBe('huewatch/v1/ops/alerts/sensor-fault_kim-long');
+    expect(topics.opsAlert('device-offline:kim-long')).toBe('huewatch/v1/ops/alerts/device-offline_kim-long');
+    expect(subscriptions.opsAlerts).toBe('huewatch/v1/ops/alerts/#');
+    expect(topics.alert(OPERATORS_AREA, 'x').startsWith(subscriptions.allAlerts.slice(0, -1))).toBe(false);
+    expect(isOperatorsOnly({ area: { codes: ['operators'] } })).toBe(true);
+    expect(isOperatorsOnly({ area: { codes: ['kim-long'] } })).toBe(false);
+    expect(isOperatorsOnly({ area: { codes: ['kim-long', 'operators'] } })).toBe(false); // also for residents: public
   });
 
   it('rejects topics outside the tree, wildcards and extra levels', () => {

@@ -24,16 +24,42 @@ export const topics = {
   /**
    * One retained topic per alert key below the area, so that every active alert of an area stays
    * retained at once (a single retained topic per area could hold only one). Residents subscribe
-   * to `huewatch/v1/alerts/{areaCode}/#`.
+   * to `huewatch/v1/alerts/{areaCode}/#`. The operators' area code is not a residents' area: its
+   * alerts go to the operators' tree (`opsAlert`), which the broker refuses to residents.
    */
-  alert: (areaCode: string, alertKey: string) => `${TOPIC_ROOT}/alerts/${areaCode}/${alertKeyToLevel(alertKey)}`,
+  alert: (areaCode: string, alertKey: string) => (areaCode === OPERATORS_AREA ? opsAlertTopic(alertKey) : `${TOPIC_ROOT}/alerts/${areaCode}/${alertKeyToLevel(alertKey)}`),
+  /** An operators-only alert (device offline, sensor fault, dam operation), retained while open. */
+  opsAlert: (alertKey: string) => opsAlertTopic(alertKey),
 } as const;
+
+/**
+ * Area code of the alerts meant for the operations centre only (rules with `audience: operators`:
+ * device offline, sensor fault, reservoir operation). Such alerts travel on
+ * `huewatch/v1/ops/alerts/{key}`, never on the residents' tree `huewatch/v1/alerts/#`, and the
+ * API, CAP, Web Push and webhooks keep them from anonymous callers and residents.
+ */
+export const OPERATORS_AREA = 'operators';
+
+function opsAlertTopic(alertKey: string): string {
+  return `${TOPIC_ROOT}/ops/alerts/${alertKeyToLevel(alertKey)}`;
+}
+
+/**
+ * Is the alert for operators only? When `operators` is its only area code: an alert that also
+ * names a residents' area (a manual alert for a commune and the IOC) is public.
+ */
+export function isOperatorsOnly(alert: { area: { codes: readonly string[] } }): boolean {
+  return alert.area.codes.every((c) => c === OPERATORS_AREA);
+}
 
 export const subscriptions = {
   allTelemetry: `${TOPIC_ROOT}/telemetry/+`,
   allStatus: `${TOPIC_ROOT}/status/+`,
   allObs: `${TOPIC_ROOT}/obs/+`,
+  /** every public alert: the residents' tree */
   allAlerts: `${TOPIC_ROOT}/alerts/#`,
+  /** every operators-only alert: only services that hand them on to operators may subscribe */
+  opsAlerts: `${TOPIC_ROOT}/ops/alerts/#`,
   areaAlerts: (areaCode: string) => `${TOPIC_ROOT}/alerts/${areaCode}/#`,
 } as const;
 

@@ -6,12 +6,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { convert } from 'xmlbuilder2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installErrorHandler } from '../api/errors.ts';
+import { installOpenApi } from '../api/openapi.ts';
+import { bearerAuth, sha256Hex } from '../api/auth.ts';
 import { capRoutes } from '../api/routes/cap.ts';
 import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongCancel, kimLongUpdate } from '../test/alert-fixtures.ts';
 import { tempDir } from '../test/helpers.ts';
-import { capGeometry, capIdentifier, capTime, DEFAULT_CAP_OPTIONS, toCap } from './cap.ts';
+import { capFeed, capGeometry, capIdentifier, capTime, DEFAULT_CAP_OPTIONS, OPERATORS_RESTRICTION, toCap } from './cap.ts';
 
 const run = promisify(execFile);
 const XSD = new URL('../test/fixtures/cap/CAP-v1.2.xsd', import.meta.url).pathname;
@@ -21,6 +23,8 @@ const T0 = Date.parse('2026-11-22T03:00:00.250Z');
 const alert = kimLongAlert(T0);
 const update = kimLongUpdate(alert, T0 + 600_000);
 const cancel = kimLongCancel(update, T0 + 7200_000);
+/** a sensor fault: a rule with `audience: operators` (contract/topics.ts OPERATORS_AREA) */
+const fault = kimLongAlert(T0, { id: 'a-fault-1', key: 'sensor-fault:kim-long', category: 'Infra', area: { ...alert.area, codes: ['operators'] } });
 
 type Obj = Record<string, any>;
 const asArray = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
@@ -76,6 +80,22 @@ describe('CAP 1.2 messages', () => {
     await validate('manual', toCap(manual, [manual], opts));
   });
 
+  it('marks an alert for operators only Restricted, with the restriction CAP 1.2 §3.2.2 requires, and still validates', async () => {
+    const xml = toCap(fault, [fault], opts);
+    expect(parse(xml)).toMatchObject({ scope: 'Restricted', restriction: OPERATORS_RESTRICTION });
+    await validate('restricted', xml);
+    expect(parse(toCap(alert, [alert], opts)).restriction).toBeUndefined();
+    // a manual alert for a commune and the IOC alike is for the public
+    const both = kimLongAlert(T0, { area: { ...alert.area, codes: ['kim-long', 'operators'] } });
+    expect(parse(toCap(both, [both], opts)).scope).toBe('Public');
+  });
+
+  it('leaves alerts for operators only out of the Atom feed', () => {
+    const feed = capFeed([fault, alert], opts, T0);
+    expect(feed).toContain('a-kim-long-1');
+    expect(feed).not.toContain('a-fault-1');
+  });
+
   it('gives each message an info block in vi-VN and one in en-US with the alert texts', () => {
     const cap = parse(toCap(alert, [alert], opts));
     expect(cap).toMatchObject({ '@xmlns': 'urn:oasis:names:tc:emergency:cap:1.2', identifier: capIdentifier(alert), sender: opts.sender, sent: '2026-11-22T10:00:00+07:00', status: 'Actual', msgType: 'Alert', scope: 'Public' });
@@ -110,6 +130,7 @@ describe('CAP 1.2 messages', () => {
 });
 
 describe('the CAP routes', () => {
+  const VIEWER = 'viewer-token-for-cap-tests';
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let store: EmbeddedStore;
   let app: FastifyInstance;
@@ -121,9 +142,12 @@ describe('the CAP routes', () => {
     const other = kimLongAlert(T0 + 60_000, { id: 'a-phu-oc-1', key: 'flood:phu-oc', area: { ...alert.area, codes: ['phu-oc'] } });
     await store.appendAlertEvent(other);
     await store.appendAlertEvent(kimLongCancel(other, T0 + 120_000));
+    await store.appendAlertEvent(fault);
     app = Fastify();
     installErrorHandler(app);
-    await app.register(async (scope) => capRoutes(scope, { state: store, cap: opts }));
+    await installOpenApi(app); // the routes' zod schemas validate their input, as in the API
+    const requireRole = bearerAuth([{ name: 'viewer', role: 'viewer', sha256: sha256Hex(VIEWER) }]);
+    await app.register(async (scope) => capRoutes(scope, { state: store, cap: opts, requireRole }));
   });
   afterAll(async () => {
     await app?.close();
@@ -152,5 +176,19 @@ describe('the CAP routes', () => {
     const file = join(dir.dir, 'feed.atom');
     await writeFile(file, res.body);
     await run('xmllint', ['--noout', file]); // well-formed
+  });
+
+  it('answers 404 for an alert for operators only without a token, and its Restricted message with one', async () => {
+    for (const url of ['/cap/a-fault-1.xml', '/cap/a-fault-1.xml?seq=1']) {
+      const anon = await app.inject(url);
+      expect(anon.statusCode).toBe(404);
+      expect(anon.json()).toMatchObject({ code: 'HW_ERR_NOT_FOUND' });
+    }
+    expect((await app.inject({ url: '/cap/a-fault-1.xml', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    const viewer = await app.inject({ url: '/cap/a-fault-1.xml', headers: { authorization: `Bearer ${VIEWER}` } });
+    expect(viewer.statusCode).toBe(200);
+    expect(viewer.headers['cache-control']).toBe('private, no-store');
+    expect(parse(viewer.body)).toMatchObject({ identifier: capIdentifier(fault), scope: 'Restricted', restriction: OPERATORS_RESTRICTION });
+    expect((await app.inject('/cap/feed.atom')).body).not.toContain('a-fault-1');
   });
 });

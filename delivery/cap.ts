@@ -1,5 +1,6 @@
 import { create } from 'xmlbuilder2';
 import type { AlertEvent } from '../contract/alert.ts';
+import { isOperatorsOnly } from '../contract/topics.ts';
 
 /**
  * Alert events as OASIS CAP 1.2 messages (Common Alerting Protocol v1.2, OASIS Standard, 2010) and
@@ -28,6 +29,12 @@ export const DEFAULT_CAP_OPTIONS: CapOptions = {
   senderName: { vi: 'HueWatch — Trung tâm Giám sát Điều hành Thừa Thiên Huế', en: 'HueWatch — Thừa Thiên Huế Operations Centre' },
   baseUrl: 'http://127.0.0.1:8080',
 };
+
+/**
+ * CAP 1.2 §3.2.2 `restriction`, required with scope Restricted: who an alert for operators only
+ * (contract/topics.ts OPERATORS_AREA: device faults, dam operation) is for.
+ */
+export const OPERATORS_RESTRICTION = 'Chỉ dành cho cán bộ vận hành (IOC), không phát công khai. / For HueWatch operators (IOC) only; not for public distribution.';
 
 /** Viet Nam keeps UTC+07:00 all year (no daylight saving since 1975). */
 const VN_OFFSET_MS = 7 * 3600_000;
@@ -122,6 +129,9 @@ function info(ev: AlertEvent, lang: 'vi' | 'en', opts: CapOptions) {
       { valueName: 'huewatch:value', value: String(ev.source.value) },
       { valueName: 'huewatch:threshold', value: String(ev.source.threshold) },
       { valueName: 'huewatch:observedAt', value: capTime(ev.source.observedAt) },
+      ...(ev.levelName ? [{ valueName: 'huewatch:levelName', value: ev.levelName[lang] }] : []),
+      // a rain alert's windows: "30 mm; 2; Mưa to" = sum, the window's own class, its name
+      ...(ev.windows ?? []).map((w) => ({ valueName: `huewatch:rain:${w.window}`, value: `${w.sum} mm; ${w.level}${w.name ? `; ${w.name[lang]}` : ''}` })),
     ],
     area: {
       areaDesc: ev.area.name[lang],
@@ -146,7 +156,8 @@ export function toCap(ev: AlertEvent, earlier: readonly AlertEvent[], opts: CapO
     status: 'Actual',
     msgType: ev.msgType,
     source: ev.operator ? `IOC operator ${ev.operator.user}` : `HueWatch rules, station ${ev.source.station}`,
-    scope: 'Public',
+    // §3.2.2 scope: alerts for operators only are Restricted, with the restriction right after it
+    ...(isOperatorsOnly(ev) ? { scope: 'Restricted', restriction: OPERATORS_RESTRICTION } : { scope: 'Public' }),
     ...(ev.operator?.reason ? { note: ev.operator.reason } : {}),
     ...(ev.msgType !== 'Alert' && before.length > 0 ? { references: capReferences(before, opts) } : {}),
     incidents: ev.key,
@@ -157,9 +168,11 @@ export function toCap(ev: AlertEvent, earlier: readonly AlertEvent[], opts: CapO
 
 /**
  * Atom (RFC 4287) feed of the alerts in force, one entry per alert linking its latest CAP message:
- * the form alert aggregators (e.g. the WMO register of alerting authorities' feeds) poll.
+ * the form alert aggregators (e.g. the WMO register of alerting authorities' feeds) poll. It is
+ * public: alerts for operators only are left out, whatever the caller passes.
  */
-export function capFeed(alerts: readonly AlertEvent[], opts: CapOptions = DEFAULT_CAP_OPTIONS, now: number = Date.now()): string {
+export function capFeed(given: readonly AlertEvent[], opts: CapOptions = DEFAULT_CAP_OPTIONS, now: number = Date.now()): string {
+  const alerts = given.filter((a) => !isOperatorsOnly(a));
   const updated = alerts.reduce((max, a) => Math.max(max, Date.parse(a.sent)), 0) || now;
   const feed = {
     '@xmlns': ATOM_NS,

@@ -165,4 +165,25 @@ describe('webhook delivery', () => {
     expect(asOperator.json().code).toBe('HW_ERR_NOT_AUTHORIZED');
     await app.close();
   });
+
+  it('posts an alert for operators only to an endpoint that names `operators` in its areas, and to no partner', async () => {
+    const receiver = await startReceiver();
+    const { source, emit } = testSource();
+    const endpoints: WebhookEndpoint[] = [
+      { name: 'partner', url: `http://127.0.0.1:${receiver.port}/partner`, secret: SECRET },
+      { name: 'kim-long-partner', url: `http://127.0.0.1:${receiver.port}/kim-long`, secret: SECRET, areas: ['kim-long'] },
+      { name: 'ioc-tickets', url: `http://127.0.0.1:${receiver.port}/ioc`, secret: SECRET, areas: ['operators'] },
+    ];
+    const delivery = createWebhookDelivery({ endpoints, source, state: store, log });
+    await delivery.start();
+    const fault = kimLongAlert(T0, { id: 'a-fault-1', key: 'sensor-fault:kim-long', area: { ...a1.area, codes: ['operators'] } });
+    emit(fault);
+    emit(a1); // after the fault in every lane: once the partners have it, they would have had the fault
+    const flood = () => receiver.received.filter((r) => r.eventHeader === `${a1.id}:1`).length;
+    await waitFor(() => delivery.pending === 0 && flood() === 2, 3000, 'the flood alert at both partners');
+    expect(receiver.received.map((r) => r.eventHeader).sort()).toEqual([`${fault.id}:1`, `${a1.id}:1`, `${a1.id}:1`]);
+    expect(receiver.received.filter((r) => r.eventHeader === `${fault.id}:1`).map((r) => JSON.parse(r.body).key)).toEqual(['sensor-fault:kim-long']);
+    await delivery.stop();
+    await receiver.close();
+  });
 });

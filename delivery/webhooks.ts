@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { AlertEvent } from '../contract/alert.ts';
-import { ID_PATTERN } from '../contract/topics.ts';
+import { ID_PATTERN, isOperatorsOnly, OPERATORS_AREA } from '../contract/topics.ts';
 import type { StateStore } from '../store/types.ts';
 import type { DeliveryMetrics } from './metrics.ts';
 import { createOutbox, type Backoff, type OutboxEntry, type SendResult } from './outbox.ts';
@@ -16,6 +16,10 @@ import type { AlertSource } from './source.ts';
  * `X-HueWatch-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
  * Deliveries wait in a durable outbox, in order per endpoint, with backoff; what is given up on
  * goes to a dead-letter list the API shows to admins.
+ *
+ * Endpoints are partners (public bodies, media, apps), so an alert for operators only
+ * (contract/topics.ts OPERATORS_AREA) goes only to an endpoint whose `areas` name `operators`: an
+ * operator integration (e.g. the IOC's ticketing system) the admin configured as one on purpose.
  */
 
 export const SIGNATURE_HEADER = 'x-huewatch-signature';
@@ -32,7 +36,7 @@ const endpointSchema = z
     secret: z.string().min(16).optional(),
     /** … or, in a committed file, the name of the environment variable holding it */
     secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
-    /** only events for these area codes; absent = all */
+    /** only events for these area codes; absent = every public one. `operators` (named here) also brings alerts for operators only */
     areas: z.array(z.string()).min(1).optional(),
   })
   .refine((e) => (e.secret === undefined) !== (e.secretEnv === undefined), { message: 'give exactly one of secret and secretEnv' });
@@ -167,8 +171,9 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions) {
   });
 
   function onEvent({ event }: { event: AlertEvent }) {
+    const forOperators = isOperatorsOnly(event);
     for (const ep of opts.endpoints) {
-      if (ep.areas && !event.area.codes.some((c) => ep.areas!.includes(c))) continue;
+      if (forOperators ? !ep.areas?.includes(OPERATORS_AREA) : ep.areas && !event.area.codes.some((c) => ep.areas!.includes(c))) continue;
       outbox.enqueue(ep.name, { endpoint: ep.name, event }).catch((err: unknown) => log.error({ err, endpoint: ep.name, id: event.id }, 'could not queue a webhook'));
     }
   }

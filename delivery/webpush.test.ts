@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installErrorHandler } from '../api/errors.ts';
+import { installOpenApi } from '../api/openapi.ts';
 import { pushRoutes } from '../api/routes/push.ts';
 import type { AlertEvent } from '../contract/alert.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -98,6 +99,7 @@ describe('Web Push delivery', () => {
     await push.start();
     app = Fastify();
     installErrorHandler(app);
+    await installOpenApi(app); // the routes' zod schemas validate their input, as in the API
     await app.register(async (scope) => pushRoutes(scope, { push }));
   });
   afterAll(async () => {
@@ -159,6 +161,30 @@ describe('Web Push delivery', () => {
     emit(kimLongAlert(Date.now(), { id: 'a-kim-long-9' }));
     await new Promise((r) => setTimeout(r, 200));
     expect(received).toEqual([]);
+  });
+
+  it('never pushes an alert for operators only, and refuses a subscription for the operators\' area', async () => {
+    received.length = 0;
+    status = {};
+    const resident = browser(`${origin}/push/resident`);
+    const refused = await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', payload: { subscription: resident.subscription, areas: ['kim-long', 'operators'] } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ code: 'HW_ERR_BAD_REQUEST', message: expect.stringMatching(/operators/) });
+    expect((await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', payload: { subscription: resident.subscription, areas: ['kim-long'] } })).statusCode).toBe(201);
+    // one stored before the API refused that area still gets nothing
+    const legacy = browser(`${origin}/push/legacy`);
+    await push.subscribe(legacy.subscription, ['operators', 'kim-long']);
+
+    const t = Date.now();
+    const fault = kimLongAlert(t - 1000, { id: 'a-fault-1', key: 'sensor-fault:kim-long', area: { ...kimLongAlert(t).area, codes: ['operators'] } });
+    const flood = kimLongAlert(t, { id: 'a-kim-long-10' });
+    emit(fault);
+    emit(flood); // after the fault: once its pushes are out, the fault's would have been too
+    await waitFor(() => received.length >= 2 && push.pending === 0, 3000, 'the flood pushes');
+    expect(received.map((r) => r.path).sort()).toEqual(['/push/legacy', '/push/resident']);
+    for (const [r, b] of [[received.find((x) => x.path === '/push/resident')!, resident], [received.find((x) => x.path === '/push/legacy')!, legacy]] as const) {
+      expect(JSON.parse(decrypt(r.body, b)).id).toBe(flood.id);
+    }
   });
 });
 

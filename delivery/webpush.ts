@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import webpush from 'web-push';
 import { z } from 'zod';
 import type { AlertEvent } from '../contract/alert.ts';
-import { ID_PATTERN } from '../contract/topics.ts';
+import { ID_PATTERN, isOperatorsOnly, OPERATORS_AREA } from '../contract/topics.ts';
 import type { StateStore } from '../store/types.ts';
 import type { DeliveryMetrics } from './metrics.ts';
 import { createOutbox, type Backoff, type OutboxEntry, type SendResult } from './outbox.ts';
@@ -17,6 +17,8 @@ import type { AlertSource } from './source.ts';
  * VAPID key (RFC 8292). web-push builds each request (encryption, JWT); it is sent with fetch so it
  * shares the outbox, timeouts and retry code of the other channels (web-push's own sender speaks
  * https only). A push service answering 404/410 says the subscription is gone: it is removed.
+ * Alerts for operators only (contract/topics.ts OPERATORS_AREA) are never pushed: every push
+ * subscription is a resident's browser, registered without a token.
  */
 
 export const SUBSCRIPTIONS_NAMESPACE = 'push-subscriptions';
@@ -33,7 +35,7 @@ export const pushSubscriptionSchema = z.object({
 });
 export const subscribeBodySchema = z.object({
   subscription: pushSubscriptionSchema,
-  areas: z.array(z.string().regex(ID_PATTERN)).min(1).max(50),
+  areas: z.array(z.string().regex(ID_PATTERN).refine((a) => a !== OPERATORS_AREA, { message: `"${OPERATORS_AREA}" is not a residents' area: its alerts are for the operations centre only` })).min(1).max(50),
 });
 export type PushSubscription = z.infer<typeof pushSubscriptionSchema>;
 
@@ -159,6 +161,7 @@ export function createWebPushDelivery(opts: WebPushOptions) {
   });
 
   function onEvent({ event }: { event: AlertEvent }) {
+    if (isOperatorsOnly(event)) return;
     const payload = pushPayload(event);
     const ttlS = event.expires ? Math.max(60, Math.round((Date.parse(event.expires) - clock.now()) / 1000)) : 24 * 3600;
     const urgency = event.severity === 'Extreme' || event.severity === 'Severe' || event.msgType === 'Alert' ? 'high' : 'normal';

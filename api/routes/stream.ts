@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { isOperatorsOnly } from '../../contract/topics.ts';
 import type { FeedItem } from '../alert-feed.ts';
+import { seesOperatorAlerts } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
+import { zodRoutes } from '../openapi.ts';
 
 /** Bounds (each chosen so one slow or greedy client cannot hurt the others). */
 export const STREAM_LIMITS = {
@@ -15,11 +19,21 @@ export const STREAM_LIMITS = {
 /**
  * Server-Sent Events (WHATWG HTML §9.2): `event: alert`, `id:` = feed stream id, so a client that
  * reconnects with `Last-Event-ID` gets what it missed; if that is no longer kept it gets a
- * `reset` event and must reload the list.
+ * `reset` event and must reload the list. Alerts for operators only go to token holders; a
+ * browser's EventSource, which cannot send a header, passes its token as `?access_token=`.
  */
+const streamQuery = z.object({
+  lastEventId: z.string().optional().describe('as the Last-Event-ID header, for clients that cannot send it'),
+  access_token: z.string().optional().describe('a bearer token, for a browser EventSource that cannot send a header (RFC 6750 §2.3)'),
+});
+
 export async function streamRoutes(app: FastifyInstance, deps: ApiDeps) {
+  zodRoutes(app); // the routes below validate and document with their zod schemas (api/openapi.ts)
   let clients = 0;
-  app.get<{ Querystring: { lastEventId?: string } }>('/api/v1/stream', (req, reply) => {
+  app.get<{ Querystring: { lastEventId?: string; access_token?: string } }>('/api/v1/stream', {
+    preHandler: deps.requireRole('anyone', { queryToken: true }),
+    schema: { summary: 'Live alerts as Server-Sent Events (event: alert); resume with Last-Event-ID', tags: ['alerts'], querystring: streamQuery },
+  }, (req, reply) => {
     if (clients >= STREAM_LIMITS.maxClients) {
       void reply.code(503).header('retry-after', '5').send({ code: 'HW_ERR_BUSY', message: 'too many stream clients' });
       return;
@@ -34,7 +48,9 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps) {
       'x-accel-buffering': 'no',
     });
     res.socket?.setNoDelay(true);
+    const operatorAlerts = seesOperatorAlerts(req);
     const send = (item: FeedItem) => {
+      if (!operatorAlerts && isOperatorsOnly(item.event)) return;
       res.write(`id: ${item.streamId}\nevent: alert\ndata: ${JSON.stringify(item.event)}\n\n`);
       deps.deliveryMetrics?.delivered('sse', item.event);
       if (res.writableLength > STREAM_LIMITS.maxBufferedBytes) res.destroy();
