@@ -10,6 +10,12 @@ export const observation = z.object({
   device: z.string(),
   /** observation time, epoch ms */
   ts: z.number().int(),
+  /**
+   * when the platform received the reading, epoch ms (ingest's clock). Rules judge from it whether
+   * a reading is current (a store-and-forward flush is not) and whether the device is talking
+   * (staleness); absent (older producers): taken as received at `ts`.
+   */
+  receivedAt: z.number().int().optional(),
   seq: z.number().int().optional(),
   values: z.array(
     z.object({

@@ -4,11 +4,13 @@ import { Counter, type Registry } from 'prom-client';
 import type { Bus } from '../contract/bus.ts';
 import { deviceErrorPayload, ErrorCode, parseTopic, subscriptions, topics, decodeTelemetry } from '../contract/index.ts';
 import type { Observation } from '../contract/obs.ts';
-import type { DeviceRecord, TimeSeriesStore } from '../store/types.ts';
+import type { Reading } from '../contract/telemetry.ts';
+import type { DeviceRecord, SequencedReadings, TimeSeriesStore } from '../store/types.ts';
 import { ThrottledLog } from '../lib/throttled-log.ts';
 import { isStationDevice } from '../lib/devices.ts';
 import { createGroupCommit, GroupCommitClosedError, type GroupCommitOptions } from './group-commit.ts';
 import { createReadingSink } from './reading-sink.ts';
+import { SeqDedupe, type SeqDedupeOptions } from './seq-dedupe.ts';
 
 export interface IngestDeps {
   store: Pick<TimeSeriesStore, 'writeReadings'>;
@@ -34,6 +36,14 @@ export interface IngestDeps {
   /** After a message could not be stored, reconnect this long after so the broker redelivers (subscribing mode). */
   redeliverAfterMs?: number;
   commit?: Pick<GroupCommitOptions, 'maxPendingRows' | 'maxBatchRows' | 'retryDelayMs'>;
+  /** the duplicate check by device and seq (ingest/seq-dedupe.ts): its window and bounds */
+  dedupe?: SeqDedupeOptions;
+  /**
+   * The stored readings that carried a seq, to warm the duplicate check at start so that it
+   * survives a restart (a reading stored but not acknowledged before a kill comes again).
+   * Absent: the check starts empty.
+   */
+  sequenced?: SequencedReadings;
 }
 
 /**
@@ -63,12 +73,19 @@ export function createIngest(deps: IngestDeps) {
     labelNames: ['code'],
     registers: [metrics],
   });
+  const duplicates = new Counter({
+    name: 'huewatch_ingest_duplicates_total',
+    help: 'Readings dropped as duplicates: the same device, seq and measurements again (QoS 1 redelivery, store-and-forward retry); acknowledged',
+    registers: [metrics],
+  });
+  const dedupe = new SeqDedupe(deps.dedupe);
   const commit = createGroupCommit({ write: (rows) => deps.store.writeReadings(rows), log, metrics, ...deps.commit });
   const sink = createReadingSink({
     commit,
     ...(deps.observe ? { observe: deps.observe } : {}),
     ...(deps.bus ? { bus: deps.bus } : {}),
     onPublishError: (err) => badLog.warn('obs-publish', { err: String(err) }, 'observation not published (the reading is stored)'),
+    now,
   });
 
   // The device → station map changes rarely: cached briefly, so the hot path makes no store round
@@ -115,9 +132,63 @@ export function createIngest(deps: IngestDeps) {
     // VMS trackers and AIS receivers publish on vms/ and ais/ (the broker refuses them telemetry);
     // a second check here, for brokers without our ACL: telemetry from them is no station's
     if (!isStationDevice(device)) return drop(ErrorCode.DEVICE_UNKNOWN, deviceId, topic, `device is registered as ${device.station}, not for a station`);
-    const decoded = decodeTelemetry(payload, { now: now() });
+    const at = now();
+    const decoded = decodeTelemetry(payload, { now: at });
     if (!decoded.ok) return drop(decoded.code, deviceId, topic, decoded.problem);
-    return sink(deviceId, device.station, decoded.readings);
+    return takeNew(deviceId, device.station, decoded.readings, at);
+  }
+
+  /**
+   * Readings sent before (same device, seq and measurements) are dropped; the message is
+   * acknowledged once their originals are durable, so a PUBACK still means stored.
+   */
+  function takeNew(deviceId: string, station: string, readings: Reading[], at: number): Promise<unknown> | undefined {
+    let fresh = readings;
+    let originals: Array<Promise<unknown>> | undefined;
+    for (let i = 0; i < readings.length; i++) {
+      const dup = dedupe.duplicateOf(deviceId, readings[i]!, at);
+      if (!dup) {
+        if (originals) fresh.push(readings[i]!);
+        continue;
+      }
+      if (!originals) {
+        originals = [];
+        fresh = readings.slice(0, i);
+      }
+      originals.push(dup.durable);
+    }
+    if (originals) {
+      duplicates.inc(originals.length);
+      badLog.warn(`dup:${deviceId}`, { device: deviceId, duplicates: originals.length }, 'readings received again (same seq and measurements): acknowledged, not stored twice');
+    }
+    const durable = fresh.length > 0 ? sink(deviceId, station, fresh) : undefined;
+    if (durable) dedupe.remember(deviceId, fresh, at, durable);
+    if (!originals) return durable;
+    return Promise.all(durable ? [durable, ...originals] : originals);
+  }
+
+  /** The duplicate check from the store: what was stored with a seq within its window. */
+  async function warmDedupe(): Promise<void> {
+    if (!deps.sequenced) return;
+    const at = now();
+    try {
+      const rows = await deps.sequenced.sequencedSince(at - dedupe.windowMs);
+      // one reading per (device, seq, ts): its metrics were stored as rows
+      const byReading = new Map<string, { device: string; reading: Reading }>();
+      for (const r of rows) {
+        const key = `${r.device}\u0000${r.seq}\u0000${r.ts}`;
+        let hit = byReading.get(key);
+        if (!hit) byReading.set(key, (hit = { device: r.device, reading: { ts: r.ts, seq: r.seq, values: {} } }));
+        hit.reading.values[r.metric] = r.value;
+      }
+      // oldest first, so the bounds keep the newest; stamped with the reading's ts (its receive time, for one sent without)
+      for (const { device, reading } of [...byReading.values()].sort((a, b) => a.reading.ts - b.reading.ts)) {
+        dedupe.remember(device, [reading], Math.min(reading.ts, at));
+      }
+      log.info({ readings: byReading.size }, 'duplicate check warmed from the store');
+    } catch (err) {
+      log.warn({ err: String(err) }, 'duplicate check not warmed: the store did not answer; a reading sent again before the restart may be stored twice');
+    }
   }
 
   /**
@@ -193,6 +264,7 @@ export function createIngest(deps: IngestDeps) {
     },
     async start(): Promise<void> {
       if (taking || stopped) return;
+      await warmDedupe();
       taking = true;
       markStarted();
       if (mqtt) await subscribe(mqtt);

@@ -15,6 +15,8 @@ export interface ReadingSinkDeps {
   bus?: Pick<Bus, 'publishAsync'>;
   /** a publish the bus refused (it is down): the observation is still stored */
   onPublishError?: (err: unknown) => void;
+  /** the receive clock: each observation carries when it arrived (`receivedAt`), default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -28,15 +30,17 @@ export interface ReadingSinkDeps {
  */
 export function createReadingSink(deps: ReadingSinkDeps) {
   const onError = deps.onPublishError ?? (() => undefined);
+  const now = deps.now ?? Date.now;
   return function accept(deviceId: string, station: string, readings: readonly Reading[]): Promise<'stored' | 'refused'> {
     let rows: StoredReading[];
     let observations: Observation[];
+    const receivedAt = now();
     if (readings.length === 1) {
-      const one = normaliseReading(readings[0]!, deviceId, station);
+      const one = normaliseReading(readings[0]!, deviceId, station, receivedAt);
       rows = one.rows;
       observations = [one.obs];
     } else {
-      const batch = readings.map((r) => normaliseReading(r, deviceId, station));
+      const batch = readings.map((r) => normaliseReading(r, deviceId, station, receivedAt));
       rows = batch.flatMap((b) => b.rows);
       observations = batch.map((b) => b.obs).sort((a, b) => a.ts - b.ts);
     }

@@ -10,6 +10,8 @@ import type { Station } from '../platform/stations.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import { ackEscalationEvent, buildRuleEvent, uuidFor, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
 import { describeResult, evaluateResult, windowNeeds, type EvalContext, type Outcome } from './dispatch.ts';
+import { ThrottledLog } from '../lib/throttled-log.ts';
+import { arrivedLate, asLate, maxLagOf } from './lateness.ts';
 import { initialLevelState, type LevelState } from './level.ts';
 import { RULE_STATE_NAMESPACE, type RuleRecord } from './record.ts';
 import { createOperatorActions, type OperatorActions } from './operator-actions.ts';
@@ -138,6 +140,15 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   /** writes of rule state, one after the other: a later snapshot never lands under an older one */
   let writes: Promise<unknown> = Promise.resolve();
   let timedFlushRunning = false;
+  /** a late reading that would have changed an alert is logged, at most once a minute per rule */
+  const lateLog = new ThrottledLog(log, 60_000, () => clock.now());
+  /** maxLag per rule (its own, else its station kind's): rules are never mutated */
+  const maxLags = new WeakMap<Rule, number>();
+  const maxLag = (rule: Rule): number => {
+    let ms = maxLags.get(rule);
+    if (ms === undefined) maxLags.set(rule, (ms = maxLagOf(rule, stations.get(rule.station)?.kind)));
+    return ms;
+  };
 
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     (opts.metrics.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter<L>({ name, help, labelNames, registers: [opts.metrics] });
@@ -410,11 +421,20 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
    * One observation through one rule, in memory. Nothing is awaited: the new state is kept and
    * marked dirty; an alert change is handed to the queue.
    */
-  function evaluate(rule: Rule, obs: Observation, now: number): void {
+  function evaluate(rule: Rule, obs: Observation, now: number, receivedAt: number): void {
     const slot = slotOf(rule);
     const rec = slot.rec;
-    const res = evaluateResult(rule, rec.level, obs, ctx, now);
+    let res = evaluateResult(rule, rec.level, obs, ctx, now);
     if (!res) return;
+    // Not current (received long after it was observed): recorded, never an alert change (lateness.ts).
+    // Staleness judges receipt itself.
+    if (rule.kind !== 'staleness' && arrivedLate(obs.ts, receivedAt, maxLag(rule))) {
+      if (res.transition) {
+        lateLog.warn(rule.id, { rule: rule.id, station: obs.station, ts: obs.ts, receivedAt, level: res.transition.to, value: res.transition.value },
+          'a reading that arrived late would have changed the alert level: stored and recorded, not alerted');
+      }
+      res = asLate(rec.level, res);
+    }
     m.evaluations.inc();
     if (res.ignored) m.ignored.inc({ reason: res.ignored });
     if (res.state === rec.level) return;
@@ -467,15 +487,20 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     return s;
   }
 
-  /** The hot path: windows, then the station's own rules; no await, no store call. */
-  function handle(obs: Observation): void {
+  /**
+   * The hot path: windows, then the station's own rules; no await, no store call. `replayedAt`:
+   * the engine's start, for a stored reading replayed (its receipt time is not stored: it counts
+   * as received now, so a reading already old then does not alarm).
+   */
+  function handle(obs: Observation, replayedAt?: number): void {
     windows.add(obs);
     const now = clock.now();
+    const receivedAt = obs.receivedAt ?? replayedAt ?? obs.ts;
     const tail = queue;
     for (const entry of index.of(obs.station)) {
       if (!concernsIndexed(entry, obs)) continue;
       try {
-        evaluate(entry.rule, obs, now);
+        evaluate(entry.rule, obs, now, receivedAt);
       } catch (err) {
         // One failing rule never takes the engine down, nor the other rules.
         m.errors.inc({ rule: entry.rule.id });
@@ -603,7 +628,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       await warm(index.needs.keys(), replay.from);
       // before any live reading: what was stored but never evaluated, in time order
       for (const obs of replay.observations) {
-        handle(obs);
+        handle(obs, now);
         m.replayed.inc();
       }
       if (replay.observations.length > 0) log.info({ observations: replay.observations.length, stations: replay.from.size }, 'stored readings replayed');

@@ -57,8 +57,11 @@ export interface LevelTransition {
 export interface LevelResult {
   state: LevelState;
   transition?: LevelTransition;
-  /** why the reading was not evaluated */
-  ignored?: 'late' | 'quality';
+  /**
+   * why the reading was not evaluated: `late` (ts ≤ lastTs), `quality` (out of range),
+   * `not-current` (it arrived more than the rule's maxLag after its ts: lateness.ts)
+   */
+  ignored?: 'late' | 'quality' | 'not-current';
 }
 
 export const initialLevelState = (): LevelState => ({ level: 0, lastTs: null, lastValue: null, pending: null });

@@ -14,7 +14,7 @@ import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { nonFiniteCounter, ROW_PROBLEM_LOG_INTERVAL_MS, SerialQueue, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
   AGGREGATES, RESOLUTION_MS, type Aggregate, type DeviceRecord, type LatestValue, type RetentionPolicy, type SeriesPoint,
-  type SeriesQuery, type StateStore, type StoredReading, type TimeSeriesStore,
+  type SeriesQuery, type SequencedReadings, type SequencedRow, type StateStore, type StoredReading, type TimeSeriesStore,
 } from './types.ts';
 
 export interface EmbeddedStoreOptions {
@@ -150,7 +150,7 @@ export async function openEmbeddedStore(opts: EmbeddedStoreOptions): Promise<Emb
  * touch different tables, so their transactions never conflict. Reads go through the third and
  * see committed data without waiting for a write.
  */
-export class EmbeddedStore implements TimeSeriesStore, StateStore {
+export class EmbeddedStore implements TimeSeriesStore, StateStore, SequencedReadings {
   #closing: Promise<void> | undefined;
   /** earliest ts written since the last downsample; -Infinity until the first run (recompute all) */
   #dirtyFrom = Number.NEGATIVE_INFINITY;
@@ -316,6 +316,11 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
     }));
   }
 
+  async sequencedSince(from: number): Promise<SequencedRow[]> {
+    const rows = await this.#query(`SELECT device, seq, ts, metric, value FROM readings WHERE seq IS NOT NULL AND ts >= $1`, [BigInt(Math.trunc(from))], [BIGINT]);
+    return rows.map((r) => ({ device: String(r[0]), seq: num(r[1]), ts: num(r[2]), metric: r[3] as MetricName, value: num(r[4]) }));
+  }
+
   async count(filter: { station?: string; metric?: MetricName } = {}): Promise<number> {
     const conds: string[] = [];
     const params: DuckDBValue[] = [];
@@ -374,6 +379,10 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore {
          station = excluded.station, secret_hash = excluded.secret_hash, created_at = excluded.created_at, disabled = excluded.disabled`,
       [rec.deviceId, rec.station, rec.secretHash, BigInt(rec.createdAt), rec.disabled], [VARCHAR, VARCHAR, VARCHAR, BIGINT, BOOLEAN],
     ));
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    await this.#write((c) => c.run('DELETE FROM devices WHERE device_id = $1', [deviceId], [VARCHAR]));
   }
 
   async listDevices(): Promise<DeviceRecord[]> {

@@ -82,6 +82,21 @@ export interface TimeSeriesStore {
   close(): Promise<void>;
 }
 
+/** A stored reading's metric that carried the device's `seq` (ingest/seq-dedupe.ts warms from them). */
+export interface SequencedRow {
+  device: string;
+  seq: number;
+  ts: number;
+  metric: MetricName;
+  value: number;
+}
+
+/** A store that can list what devices sent with a seq: ingest's duplicate check survives a restart. */
+export interface SequencedReadings {
+  /** rows with a seq and ts ≥ `from`, in no particular order */
+  sequencedSince(from: number): Promise<SequencedRow[]>;
+}
+
 export interface DeviceRecord {
   deviceId: string;
   station: string;
@@ -100,6 +115,8 @@ export interface StateStore {
   // device registry
   getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
   putDevice(rec: DeviceRecord): Promise<void>;
+  /** forgets a device (no error when there is none) */
+  deleteDevice(deviceId: string): Promise<void>;
   listDevices(): Promise<DeviceRecord[]>;
 
   // alerts: every event is appended to the history and becomes the alert's current shape
