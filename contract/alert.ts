@@ -35,6 +35,20 @@ export const alertSource = z.object({
   observedAt: z.iso.datetime({ offset: true }),
 });
 
+/** One rolling window of a rain alert: its sum and its own class; the worst window decides the alert. */
+export const alertWindow = z.object({
+  /** the window, e.g. `24h`, `90m` */
+  window: z.string(),
+  /** rain in the window, mm */
+  sum: z.number(),
+  /** the window's own class level; 0 = below its first class */
+  level: z.number().int().nonnegative(),
+  /** the class's name, e.g. { vi: 'Mưa to', en: 'Heavy rain' } */
+  name: localized.optional(),
+  /** the value of that class, mm */
+  threshold: z.number().optional(),
+});
+
 export const alertEvent = z.object({
   id: z.string(),
   key: z.string(),
@@ -48,6 +62,10 @@ export const alertEvent = z.object({
   certainty,
   /** domain level, e.g. flood alarm level 1–3; 0 once resolved */
   level: z.number().int().nonnegative(),
+  /** the level's own name in its hazard's words ("Báo động 2", "Mưa to", "Kém"); absent once resolved */
+  levelName: localized.optional(),
+  /** rain alerts: every window's sum and class */
+  windows: z.array(alertWindow).optional(),
   headline: localized,
   description: localized,
   instruction: localized,
@@ -62,5 +80,6 @@ export const alertEvent = z.object({
   operator: z.object({ user: z.string(), at: z.iso.datetime({ offset: true }), reason: z.string().optional() }).optional(),
 });
 export type AlertEvent = z.infer<typeof alertEvent>;
+export type AlertWindow = z.infer<typeof alertWindow>;
 export type AlertStatus = z.infer<typeof alertStatus>;
 export type Severity = z.infer<typeof severity>;

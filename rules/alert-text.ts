@@ -1,4 +1,5 @@
 import type { Severity } from '../contract/alert.ts';
+import type { RainWindowReading } from './rainfall.ts';
 import { isMetric, METRICS } from '../contract/metrics.ts';
 import type { Station } from '../platform/stations.ts';
 import type { LevelTransition } from './level.ts';
@@ -13,13 +14,7 @@ export type { AlertTexts } from './texts.ts';
  * bulletins do; times are shown in Asia/Ho_Chi_Minh while the wire stays UTC.
  */
 
-/**
- * CAP 1.2 §3.2.2 severity by alarm level, unless the rule says otherwise: level 1 is a warning to
- * prepare (Moderate), level 2 threatens property and roads (Severe), level 3 threatens life (Extreme).
- */
-export function defaultSeverity(level: number): Severity {
-  return level <= 1 ? 'Moderate' : level === 2 ? 'Severe' : 'Extreme';
-}
+export { defaultSeverity } from './severity.ts';
 
 const SEVERITY_STEPS: Severity[] = ['Minor', 'Moderate', 'Severe', 'Extreme'];
 /** One CAP severity step up (an unacknowledged alert escalates); Extreme stays Extreme. */
@@ -30,6 +25,34 @@ export function nextSeverity(s: Severity): Severity {
 
 export function levelName(level: number, lang: Lang): string {
   return lang === 'vi' ? `Báo động ${level}` : `alarm level ${level}`;
+}
+
+/**
+ * A level's name when the rule file gives none, in its hazard's words: "Báo động n" (báo động =
+ * a river's flood alarm level) only for water-level rules; a device fault or silence names itself;
+ * a composite is its event; anything else is "Mức n" / "level n".
+ */
+export function defaultLevelName(rule: TextInput['rule'], level: number, lang: Lang): string {
+  switch (rule.kind) {
+    case 'level':
+      return rule.metric === 'water_level' ? levelName(level, lang) : lang === 'vi' ? `Mức ${level}` : `level ${level}`;
+    case 'staleness':
+      return lang === 'vi' ? 'Mất tín hiệu' : 'Offline';
+    case 'sensor-fault':
+      return lang === 'vi' ? 'Lỗi cảm biến' : 'Sensor fault';
+    case 'composite':
+      return rule.event[lang];
+    default:
+      return lang === 'vi' ? `Mức ${level}` : `level ${level}`;
+  }
+}
+
+/** "1 giờ 12,0 mm; 3 giờ 35,2 mm (Mưa cường độ lớn); …": every window of a rain alert, shortest first. */
+export function windowsText(windows: readonly RainWindowReading[], lang: Lang): string {
+  return [...windows]
+    .sort((a, b) => a.window - b.window)
+    .map((w) => `${windowText(w.window, lang)} ${formatNumber(w.sum, lang, 1)} mm${w.name ? ` (${w.name[lang]})` : w.level > 0 ? ` (${lang === 'vi' ? 'mức' : 'level'} ${w.level})` : ''}`)
+    .join('; ');
 }
 
 /** Local time as the console shows it (Asia/Ho_Chi_Minh); the wire stays UTC. */
@@ -57,11 +80,16 @@ export interface TextInput {
   /** the level's name (rain class, AQI category); default per level spec or "Báo động n" */
   levelName?: Texts;
   category?: Texts;
+  /** rainfall: the deciding window (ms) and every window's sum and class */
+  rain?: { window: number; windows: readonly RainWindowReading[] };
 }
+
+/** The words, and the name of the level they speak of (none once resolved): the event carries both. */
+export type RuleAlertTexts = AlertTexts & { levelName?: Texts };
 
 const flip = (t: Texts): Texts => ({ vi: t.vi.replaceAll('trên', 'dưới'), en: t.en.replaceAll('above', 'below') });
 
-export function alertTexts({ rule, station, t, metric, levelName: named, category }: TextInput): AlertTexts {
+export function alertTexts({ rule, station, t, metric, levelName: named, category, rain }: TextInput): RuleAlertTexts {
   const metricName = metric ?? ('metric' in rule ? rule.metric : undefined);
   const meta = metricName && isMetric(metricName) ? METRICS[metricName] : undefined;
   const spec = 'levels' in rule ? rule.levels.find((l) => l.level === t.to) : undefined;
@@ -77,7 +105,9 @@ export function alertTexts({ rule, station, t, metric, levelName: named, categor
       };
   const digits = rule.kind === 'aqi' || rule.kind === 'staleness' ? 0 : meta?.unit === 'm' ? 2 : 1; // levels are read to the centimetre
   const overrides: TextOverrides[] = resolved ? [] : [spec ?? {}, rule];
-  const out: AlertTexts = { headline: { vi: '', en: '' }, description: { vi: '', en: '' }, instruction: { vi: '', en: '' } };
+  const out: RuleAlertTexts = { headline: { vi: '', en: '' }, description: { vi: '', en: '' }, instruction: { vi: '', en: '' } };
+  const nameOf = (lang: Lang) => named?.[lang] ?? spec?.name?.[lang] ?? defaultLevelName(rule, t.to, lang);
+  if (!resolved) out.levelName = { vi: nameOf('vi'), en: nameOf('en') };
   for (const lang of ['vi', 'en'] as const) {
     const vars: Record<TemplateVar, string> = {
       station: station.name,
@@ -89,11 +119,12 @@ export function alertTexts({ rule, station, t, metric, levelName: named, categor
       unit: rule.kind === 'aqi' ? '' : meta?.unit ?? '',
       threshold: formatNumber(t.threshold, lang, digits),
       level: String(t.to),
-      levelName: named?.[lang] ?? spec?.name?.[lang] ?? levelName(t.to, lang),
+      levelName: nameOf(lang),
       trend: TREND[t.trend][lang],
       time: localTime(t.ts, lang),
-      window: 'window' in rule ? windowText(rule.window, lang) : '',
+      window: rain ? windowText(rain.window, lang) : 'window' in rule ? windowText(rule.window, lang) : '',
       category: category?.[lang] ?? '',
+      windows: rain ? windowsText(rain.windows, lang) : '',
     };
     for (const part of ['headline', 'description', 'instruction'] as const) {
       const template = overrides.map((o) => o[part]?.[lang]).find((x) => x !== undefined) ?? base[part][lang];

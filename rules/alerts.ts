@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { alertEvent, type AlertEvent, type Severity } from '../contract/alert.ts';
 import type { Bus } from '../contract/bus.ts';
-import { topics } from '../contract/topics.ts';
+import { OPERATORS_AREA, topics } from '../contract/topics.ts';
 import type { Station } from '../platform/stations.ts';
 import { alertTexts, defaultSeverity, nextSeverity } from './alert-text.ts';
 import type { Outcome } from './dispatch.ts';
@@ -13,8 +13,11 @@ import { alertKey, type Rule } from './schema.ts';
  * alert (acknowledge, cancel, stale, escalation for want of acknowledgement) and publishing them.
  */
 
-/** Area code of alerts meant for operators (device faults, dam operation), not residents. */
-export const OPERATORS_AREA = 'operators';
+/**
+ * Area code of alerts meant for operators (device faults, dam operation), not residents: their
+ * events are published on `huewatch/v1/ops/alerts/{key}` (contract/topics.ts), not the residents' tree.
+ */
+export { OPERATORS_AREA };
 
 export const isOpen = (e: AlertEvent | undefined | null): e is AlertEvent & { status: 'active' | 'acknowledged' } => !!e && (e.status === 'active' || e.status === 'acknowledged');
 /** ISO 8601 UTC without fractional seconds: CAP 1.2 §3.3.2 dateTime has none. */
@@ -75,7 +78,7 @@ export function buildRuleEvent(rule: EventRule, station: Station, out: Outcome, 
   const open = isOpen(prev) ? prev : undefined;
   if (!open && (t.to === 0 || t.kind === 'deescalate')) return undefined;
   const sent = isoSeconds(now);
-  const texts = alertTexts({ rule, station, t, ...(out.metric ? { metric: out.metric } : {}), ...(out.levelName ? { levelName: out.levelName } : {}), ...(out.category ? { category: out.category } : {}) });
+  const { levelName, ...texts } = alertTexts({ rule, station, t, ...(out.metric ? { metric: out.metric } : {}), ...(out.levelName ? { levelName: out.levelName } : {}), ...(out.category ? { category: out.category } : {}), ...(out.rain ? { rain: out.rain } : {}) });
   const lifecycle = open
     ? { id: open.id, eventSeq: open.eventSeq + 1, firstSent: open.firstSent, ...(open.operator ? { operator: open.operator } : {}) }
     : { id: flags.newId ?? randomUUID(), eventSeq: 1, firstSent: sent };
@@ -99,12 +102,17 @@ export function buildRuleEvent(rule: EventRule, station: Station, out: Outcome, 
     category: rule.kind === 'staleness' || rule.kind === 'sensor-fault' ? (rule.category === 'Met' ? 'Infra' : rule.category) : rule.category,
     certainty: 'Observed', // measured, not forecast
     level: t.to,
+    ...(levelName ? { levelName } : {}),
+    ...(out.rain ? { windows: out.rain.windows.map((w) => ({ ...w, window: durationText(w.window) })) } : {}),
     ...texts,
     area: areaOf(rule, station),
     source: { ...out.source, observedAt: new Date(t.ts).toISOString() },
     sent,
   });
 }
+
+/** 3600000 → `1h`, 5400000 → `90m`: a window as the rule file writes it. */
+const durationText = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`);
 
 /** The next event of an open alert with some fields changed (no new transition). */
 export function restyle(prev: AlertEvent, patch: Partial<AlertEvent>, now: number): AlertEvent {
@@ -131,7 +139,10 @@ export function ackEscalationEvent(prev: AlertEvent, severity: Severity | 'next'
   }, now);
 }
 
-/** Every area code of the alert gets it, retained while open; an end clears the retained copy. */
+/**
+ * Every area code of the alert gets it, retained while open; an end clears the retained copy. The
+ * operators' code maps to the operators' tree (topics.alert), so residents never receive those.
+ */
 export async function publishEvent(mqtt: Bus, event: AlertEvent): Promise<void> {
   for (const code of event.area.codes) {
     const topic = topics.alert(code, event.key);

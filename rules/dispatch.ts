@@ -5,6 +5,7 @@ import type { AqiResult } from './aqi.ts';
 import { AQI_METRICS, AQI_SPAN, evaluateAqi } from './aqi-rule.ts';
 import { compositeNeeds, evaluateComposite, type WindowOf } from './composite.ts';
 import { evaluateLevel, type LevelResult, type LevelState } from './level.ts';
+import { evaluateRainfall, type RainfallResult, type RainWindowReading } from './rainfall.ts';
 import { evaluateRate } from './rate.ts';
 import type { Rule } from './schema.ts';
 import { evaluateSensorFault } from './sensor-fault.ts';
@@ -31,6 +32,8 @@ export interface Outcome {
   metric?: string;
   levelName?: Texts;
   category?: Texts;
+  /** rainfall: the window that decides (ms) and every window's sum and class */
+  rain?: { window: number; windows: RainWindowReading[] };
 }
 
 /** Windows a rule needs: (station, metric, span). Rules not listed need none. */
@@ -39,6 +42,8 @@ export function windowNeeds(rule: Rule): Array<{ station: string; metric: Metric
     case 'rate':
     case 'accumulation':
       return [{ station: rule.station, metric: rule.metric, span: rule.window }];
+    case 'rainfall':
+      return [{ station: rule.station, metric: rule.metric, span: Math.max(...rule.windows.map((w) => w.window)) }];
     case 'aqi':
       return AQI_METRICS.map((metric) => ({ station: rule.station, metric, span: AQI_SPAN }));
     case 'composite':
@@ -53,7 +58,7 @@ export function concerns(rule: Rule, obs: Observation): boolean {
   if (rule.kind === 'composite') return rule.conditions.some((c) => c.station === obs.station && obs.values.some((v) => v.metric === c.metric));
   if (rule.station !== obs.station) return false;
   switch (rule.kind) {
-    case 'level': case 'rate': case 'accumulation': return obs.values.some((v) => v.metric === rule.metric);
+    case 'level': case 'rate': case 'accumulation': case 'rainfall': return obs.values.some((v) => v.metric === rule.metric);
     case 'aqi': return obs.values.some((v) => (AQI_METRICS as readonly string[]).includes(v.metric));
     case 'release': return false;
     default: return true;
@@ -63,7 +68,7 @@ export function concerns(rule: Rule, obs: Observation): boolean {
 const thresholdOf = (r: LevelResult, fallback: number) => r.transition?.threshold ?? fallback;
 
 /** What a rule's step derived besides its level result: enough to describe an event, on demand. */
-export type RuleResult = LevelResult & {
+export type RuleResult = LevelResult & Pick<RainfallResult, 'rain'> & {
   /** aqi */
   aqi?: AqiResult;
   category?: AqiCategory;
@@ -85,12 +90,18 @@ export function evaluateResult(rule: Rule, state: LevelState, obs: Observation, 
         : rule.kind === 'rate' ? evaluateRate(rule, state, ctx.windowOf(rule.station, rule.metric), input)
           : evaluateAccumulation(rule, state, ctx.windowOf(rule.station, rule.metric), input);
     }
+    case 'rainfall': {
+      const reading = valueOf(obs, rule.metric);
+      if (!reading) return undefined;
+      return evaluateRainfall(rule, state, ctx.windowOf(rule.station, rule.metric), { ts: obs.ts, value: reading.value, quality: reading.quality });
+    }
     case 'aqi':
       return evaluateAqi(rule, ctx.standards, state, (m) => ctx.windowOf(rule.station, m), obs.ts);
     case 'sensor-fault':
       return evaluateSensorFault(rule, state, obs);
     case 'staleness':
-      return stalenessSeen(rule, state, obs.ts, now);
+      // offline means nothing received, whatever the readings' own times (a backfill is talking)
+      return stalenessSeen(rule, state, obs.receivedAt ?? obs.ts, now);
     case 'composite':
       return evaluateComposite(rule, state, ctx.windowOf as WindowOf, obs.ts);
     case 'release':
@@ -113,6 +124,19 @@ export function describeResult(rule: Rule, res: RuleResult, obs: Observation, ct
       };
       const spec = res.transition && rule.levels.find((l) => l.level === res.transition!.to);
       if (spec && spec.name) out.levelName = spec.name;
+      return out;
+    }
+    case 'rainfall': {
+      const out: Outcome = {
+        result: res,
+        source: { station: rule.station, metric: rule.metric, value: res.transition?.value ?? valueOf(obs, rule.metric)!.value, threshold: thresholdOf(res, rule.levels[0]!.value) },
+      };
+      if (res.rain) {
+        out.rain = res.rain;
+        // the name of the deciding window's own class ("Mưa to" of 24 h), not only its rank's
+        const decisive = res.rain.windows.find((w) => w.window === res.rain!.window);
+        if (res.transition!.to > 0 && decisive?.name) out.levelName = decisive.name;
+      }
       return out;
     }
     case 'aqi': {

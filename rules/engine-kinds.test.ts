@@ -15,7 +15,8 @@ import type { TimeSeriesStore } from '../store/types.ts';
 import { createRulesEngine, type Scheduler } from './engine.ts';
 import { loadRuleFile } from './load.ts';
 import { acknowledgeAlert, AUDIT_NAMESPACE, cancelAlert, declareReleaseOrder } from './operator-actions.ts';
-import type { RuleSet } from './schema.ts';
+import { parseDuration, type RainfallRule, type RuleSet } from './schema.ts';
+import { sample } from '../firmware-sim/scenarios.ts';
 
 /** The rules engine with other kinds, against a real aedes broker and the real embedded store. */
 
@@ -111,6 +112,8 @@ describe('rules engine kinds against a real broker and store', () => {
       'flood:kim-long Update active L1 #5',
       'flood:kim-long Cancel resolved L0 #6',
     ]);
+    // a reading's event is published first and written right after (rules/README.md): wait for the writes
+    await until('the history written', async () => (await store.alertHistory(emitted[0]!.id)).length === emitted.length);
     const history = await store.alertHistory(emitted[0]!.id);
     expect(history.map((h) => (h.cause as { ts: number }).ts)).toEqual(emitted.map((e) => Date.parse(e.source.observedAt)));
   });
@@ -138,11 +141,12 @@ describe('rules engine kinds against a real broker and store', () => {
   it('after a restart in the middle of a rain event the 24 h window is warmed from the store: the alert continues and nothing fires again', async () => {
     const url = await broker();
     const store = await openStore();
-    const rules = only('rain-24h.rg-nam-dong');
+    const rules = only('rain.rg-nam-dong');
     const a = await setup(url, store, rules);
     await a.engine.start();
-    for (let m = 10; m <= 300; m += 10) await a.obs('rg-nam-dong', 'rainfall', m, 2); // 30 × 2 = 60 mm: "mưa to"
-    expect(summary(a.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Alert active L1 #1', 'heavy-rain-24h:rg-nam-dong Update active L2 #2']);
+    // 30 × 2 = 60 mm: 12 h "mưa vừa" (8), "mưa to" (26), "mưa rất to" (> 50)
+    for (let m = 10; m <= 300; m += 10) await a.obs('rg-nam-dong', 'rainfall', m, 2);
+    expect(summary(a.emitted)).toEqual(['heavy-rain:rg-nam-dong Alert active L1 #1', 'heavy-rain:rg-nam-dong Update active L2 #2', 'heavy-rain:rg-nam-dong Update active L4 #3']);
     await a.engine.stop();
 
     const b = await setup(url, store, rules);
@@ -151,18 +155,75 @@ describe('rules engine kinds against a real broker and store', () => {
     expect(b.emitted).toEqual([]);
     await b.obs('rg-nam-dong', 'rainfall', 300, 50); // replayed reading for a moment already past: ignored
     expect(b.emitted).toEqual([]);
-    await b.obs('rg-nam-dong', 'rainfall', 310, 41); // 60 warmed + 41 = 101 mm: "mưa rất to"
-    expect(summary(b.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Update active L3 #3']);
-    expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 101, threshold: 100.01 } });
+    await b.obs('rg-nam-dong', 'rainfall', 310, 141); // 60 warmed + 141 = 201 mm in 24 h: flash-flood risk (a cold window: 141, no change)
+    expect(summary(b.emitted)).toEqual(['heavy-rain:rg-nam-dong Update active L5 #4']);
+    expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 201, threshold: 200 } });
+  });
+
+  it('the simulated flood rain through the real engine: one rain alert per gauge at a time, at the worst class across windows, updated as it changes, ended once', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const gauges = ['rg-nam-dong', 'rg-hue'];
+    // a resident of each gauge's area, as the apps subscribe
+    const resident = await client(url);
+    const lastOn = new Map<string, string>(); // topic → last payload ('' = cleared)
+    resident.on('message', (topic, payload) => lastOn.set(topic, payload.toString('utf8')));
+    for (const g of gauges) await resident.subscribeAsync(subscriptions.areaAlerts(g), { qos: 1 });
+    const rules = only(...gauges.map((g) => `rain.${g}`));
+    const { engine, emitted, obs } = await setup(url, store, rules);
+    const inForce = new Map<string, Set<string>>(); // area → ids of its open rain alerts
+    let most = 0;
+    engine.events.on('alert', (e) => {
+      const ids = inForce.get(e.area.codes[0]!) ?? new Set<string>();
+      if (e.msgType === 'Cancel') ids.delete(e.id);
+      else ids.add(e.id);
+      inForce.set(e.area.codes[0]!, ids);
+      most = Math.max(most, ids.size);
+    });
+    await engine.start();
+    // the flood scenario's rain (firmware-sim/scenarios.ts) as the gauges report it every 10 simulated
+    // minutes, stamped in simulated time: the storm, then 28 h for every window to drain
+    for (let minute = 10; minute <= 28 * 60; minute += 10) {
+      for (const g of gauges) await obs(g, 'rainfall', minute, sample(stations.find((s) => s.id === g)!, 'flood', minute * 60, 600).rainfall!);
+    }
+    expect(most).toBe(1);
+    const SEV = ['Unknown', 'Minor', 'Moderate', 'Severe', 'Extreme'];
+    for (const g of gauges) {
+      const rule = rules.rules.find((r) => r.station === g) as RainfallRule;
+      const mine = emitted.filter((e) => e.area.codes.includes(g));
+      expect(new Set(mine.map((e) => e.key)), g).toEqual(new Set([`heavy-rain:${g}`]));
+      expect(new Set(mine.map((e) => e.id)).size, g).toBe(1); // one alert, its classes as Updates
+      expect(mine.map((e) => e.eventSeq)).toEqual(mine.map((_, i) => i + 1));
+      expect(mine.map((e) => e.msgType)).toEqual(['Alert', ...mine.slice(2).map(() => 'Update'), 'Cancel']);
+      for (let i = 1; i < mine.length; i++) expect(mine[i]!.level, `${g} #${i + 1}`).not.toBe(mine[i - 1]!.level); // an Update is a change of class
+      for (const e of mine.slice(0, -1)) {
+        // the worst class across the windows the alert itself lists: by severity, then the window's level
+        expect(e.windows!.map((w) => w.window)).toEqual(['24h', '12h', '6h', '3h', '1h']);
+        const rank = (w: { window: string; level: number }) => {
+          const spec = rule.windows.find((x) => x.window === parseDuration(w.window))!.levels.find((l) => l.level === w.level);
+          return spec ? SEV.indexOf(spec.severity!) * 100 + spec.level : 0;
+        };
+        const worst = e.windows!.reduce((a, b) => (rank(b) > rank(a) ? b : a));
+        expect(e.severity, `${g} #${e.eventSeq}`).toBe(rule.windows.find((x) => x.window === parseDuration(worst.window))!.levels.find((l) => l.level === worst.level)!.severity);
+        expect(e.levelName, `${g} #${e.eventSeq}`).toEqual(worst.name);
+        expect(e.source.value).toBe(worst.sum);
+      }
+      expect(mine.at(-1)).toMatchObject({ msgType: 'Cancel', status: 'resolved', level: 0 });
+      // what the resident holds for the area at the end: the one topic, cleared
+      expect([...lastOn.keys()].filter((t) => t.includes(`/alerts/${g}/`))).toEqual([topics.alert(g, `heavy-rain:${g}`)]);
+    }
+    await until('the cleared retained alerts', () => gauges.every((g) => lastOn.get(topics.alert(g, `heavy-rain:${g}`)) === ''));
+    // Nam Đông's 419 mm in 2.5 h: more than 200 mm in 3 h at the peak
+    expect(emitted.filter((e) => e.area.codes.includes('rg-nam-dong')).map((e) => e.severity)).toContain('Extreme');
   });
 
   it('starts while the store cannot answer, never ends a rain alert on the cold window, and warms it once the store is back', async () => {
     const url = await broker();
     const store = await openStore();
-    const rules = only('rain-24h.rg-nam-dong');
+    const rules = only('rain.rg-nam-dong');
     const a = await setup(url, store, rules);
     await a.engine.start();
-    for (let m = 10; m <= 300; m += 10) await a.obs('rg-nam-dong', 'rainfall', m, 2); // 60 mm: "mưa to"
+    for (let m = 10; m <= 300; m += 10) await a.obs('rg-nam-dong', 'rainfall', m, 2); // 60 mm: 12 h "mưa rất to"
     await a.engine.stop();
 
     // Fault injection (named as such): range reads fail as they do while InfluxDB is down.
@@ -181,9 +242,9 @@ describe('rules engine kinds against a real broker and store', () => {
     down = false;
     await b.tickAt(315); // the tick tries again: 60 mm from the store under the 1 mm that arrived
     expect(await gauge()).toBe(0);
-    await b.obs('rg-nam-dong', 'rainfall', 320, 40); // 101 mm: "mưa rất to", the same alert
-    expect(summary(b.emitted)).toEqual(['heavy-rain-24h:rg-nam-dong Update active L3 #3']);
-    expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 101 } });
+    await b.obs('rg-nam-dong', 'rainfall', 320, 139); // 60 + 1 + 139 = 200 mm in 24 h: flash-flood risk, the same alert
+    expect(summary(b.emitted)).toEqual(['heavy-rain:rg-nam-dong Update active L5 #4']);
+    expect(b.emitted[0]).toMatchObject({ id: a.emitted[0]!.id, source: { value: 200 } });
   });
 
   it('operators acknowledge and cancel with who, when and why kept, audited; an unacknowledged alert escalates once with its channels in the history', async () => {

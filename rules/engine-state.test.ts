@@ -197,7 +197,7 @@ describe('rules engine state across restarts', () => {
   it('replays stored readings the rule state never recorded: the crossing among them raises exactly one alert, and a second restart none', async () => {
     const { bus } = await localBus();
     const store = await memoryStore();
-    const rules = only('flood-kim-long', 'rain-24h.rg-nam-dong');
+    const rules = only('flood-kim-long', 'rain.rg-nam-dong');
     const ingest = async (e: ReturnType<typeof engine> | undefined, obs: Observation) => {
       // as ingest does: stored (PUBACK), then handed to the engine (unless it was killed first)
       await store.writeReadings(obs.values.map((v) => ({ station: obs.station, device: obs.device, metric: v.metric, ts: obs.ts, value: v.value, quality: v.quality })));
@@ -206,7 +206,7 @@ describe('rules engine state across restarts', () => {
     const a = engine({ bus, state: store, rules, series: store, now: T0 });
     await a.engine.start();
     await ingest(a, reading('kim-long', 'water_level', T0, 0.5));
-    await ingest(a, reading('rg-nam-dong', 'rainfall', T0 + 10 * MIN, 10));
+    await ingest(a, reading('rg-nam-dong', 'rainfall', T0 + 10 * MIN, 5)); // below every class
     await a.engine.stop();
 
     // stored, acknowledged, never evaluated (the engine was down: state flushed before the kill)
@@ -217,8 +217,8 @@ describe('rules engine state across restarts', () => {
     await b.engine.start();
     expect(b.emitted.map((e) => `${e.key} ${e.msgType} L${e.level} ${e.source.value} ${e.source.observedAt}`)).toEqual([
       'flood:kim-long Alert L1 1.3 2025-10-30T00:20:00.000Z',
-      // 10 + 2 + 2 + 2 mm: the 10 mm evaluated before the restart is in the window once, not twice
-      'heavy-rain-24h:rg-nam-dong Alert L1 16 2025-10-30T00:40:00.000Z',
+      // 5 + 2 + 2 mm ≥ 8 mm in 12 h: the 5 mm evaluated before the restart is in the window once, not twice
+      'heavy-rain:rg-nam-dong Alert L1 9 2025-10-30T00:30:00.000Z',
     ]);
     expect(await metric(b.metrics, 'huewatch_rules_replayed_total')).toBe(7);
     await b.engine.stop(); // the events are published first, written right after: stop waits for the writes
@@ -228,7 +228,7 @@ describe('rules engine state across restarts', () => {
     await c.engine.start();
     expect(c.emitted).toEqual([]);
     expect(await metric(c.metrics, 'huewatch_rules_replayed_total')).toBe(0);
-    await c.feed(reading('rg-nam-dong', 'rainfall', T0 + 60 * MIN, 1)); // 17 mm: same class, nothing to say
+    await c.feed(reading('rg-nam-dong', 'rainfall', T0 + 60 * MIN, 1)); // 14 mm: same class, nothing to say
     expect(c.emitted).toEqual([]);
   });
 

@@ -126,6 +126,7 @@ describe('rules engine against a real broker', () => {
     expect(alert).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/), key: 'flood:kim-long', eventSeq: 1, msgType: 'Alert', status: 'active',
       event: { vi: 'Lũ', en: 'Flood' }, category: 'Met', severity: 'Moderate', urgency: 'Immediate', certainty: 'Observed', level: 1,
+      levelName: { vi: 'Báo động 1', en: 'alarm level 1' },
       headline: { vi: 'Lũ trên Báo động 1 tại trạm Kim Long (sông Hương): 1,20 m', en: 'Flood above alarm level 1 at Kim Long (Hương River): 1.20 m' },
       description: {
         vi: 'Lúc 07:10 30/10/2025 (giờ Việt Nam), mực nước tại trạm Kim Long trên sông Hương là 1,20 m và đang lên, trên mức Báo động 1 (1,00 m).',

@@ -8,7 +8,7 @@ import { evaluateComposite } from './composite.ts';
 import { evaluateLevel, initialLevelState, type LevelState } from './level.ts';
 import { loadRuleFile } from './load.ts';
 import { evaluateRate } from './rate.ts';
-import type { AccumulationRule, AqiRule, CompositeRule, LevelRule, RateRule, Rule, SensorFaultRule, StalenessRule } from './schema.ts';
+import type { AccumulationRule, AqiRule, RainfallRule, CompositeRule, LevelRule, RateRule, Rule, SensorFaultRule, StalenessRule } from './schema.ts';
 import { evaluateSensorFault } from './sensor-fault.ts';
 import { stalenessSeen, stalenessTick } from './staleness.ts';
 import { loadStandards } from './standards.ts';
@@ -58,9 +58,13 @@ describe('rate of rise', () => {
 
 describe('rain accumulations over rolling windows', () => {
   it('sums mm-in-the-interval readings over (t − window, t], classifies them by the 24 h and 12 h classes and the 3 h intensity warning', () => {
-    const r24 = rule<'accumulation'>('rain-24h.rg-nam-dong') as AccumulationRule;
-    const r12 = rule<'accumulation'>('rain-12h.rg-nam-dong') as AccumulationRule;
-    const r3 = rule<'accumulation'>('rain-3h.rg-nam-dong') as AccumulationRule;
+    // one window of the shipped `rainfall` rule as an `accumulation` rule of its own
+    const rain = rule<'rainfall'>('rain.rg-nam-dong') as RainfallRule;
+    const windowRule = (hours: number) => {
+      const w = rain.windows.find((x) => x.window === hours * H)!;
+      return { ...rain, kind: 'accumulation', window: w.window, levels: w.levels } as unknown as AccumulationRule;
+    };
+    const [r24, r12, r3] = [windowRule(24), windowRule(12), windowRule(3)];
     const w: Window = [];
     // 10 mm at exactly t − 24 h belongs to the interval before the window; then 2 mm every 5 min for 3 h.
     push(w, { ts: T0, value: 10 }, 24 * H);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../contract/errors.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { createRulesRegistry, loadRuleFile, RuleFileError } from './load.ts';
-import type { LevelRule } from './schema.ts';
+import type { LevelRule, RainfallRule } from './schema.ts';
 
 const stations = loadStations(DEFAULT_STATIONS_FILE);
 const dir = mkdtempSync(join(tmpdir(), 'huewatch-rules-'));
@@ -67,7 +67,13 @@ describe('loadRuleFile', () => {
         const flood = set.rules.find((r): r is LevelRule => r.kind === 'level' && r.station === s.id && r.metric === 'water_level')!;
         expect(Object.fromEntries(flood.levels.map((l) => [String(l.level), l.value]))).toEqual(s.alarmLevels);
       }
-      if (s.kind === 'rain') expect(set.rules.filter((r) => r.station === s.id && r.kind === 'accumulation').map((r) => 'window' in r && r.window / 3_600_000).sort((a, b) => Number(a) - Number(b))).toEqual([1, 3, 6, 12, 24]);
+      if (s.kind === 'rain') {
+        // one rain rule per gauge (one alert), watching every window
+        const rain = set.rules.filter((r): r is RainfallRule => r.station === s.id && r.kind === 'rainfall');
+        expect(rain, s.id).toHaveLength(1);
+        expect(rain[0]!.windows.map((w) => w.window / 3_600_000).sort((a, b) => a - b)).toEqual([1, 3, 6, 12, 24]);
+        expect(set.rules.filter((r) => r.station === s.id && r.kind === 'accumulation')).toEqual([]);
+      }
       if (s.kind === 'air') expect(kinds(s.id)).toContain('aqi');
       if (s.kind === 'reservoir') expect(kinds(s.id)).toEqual(expect.arrayContaining(['level', 'composite', 'release']));
     }
@@ -106,7 +112,7 @@ describe('loadRuleFile', () => {
       .replace('({value} {unit})', '({valeur})'));
     expect(problemsOf(file)).toEqual([
       '6:13 rules[0].metric: unknown metric "water_levle"',
-      '10:70 rules[0].levels[1].instruction.vi: unknown placeholder {valeur} (known: event, station, river, area, metric, value, unit, threshold, level, levelName, trend, time, window, category)',
+      '10:70 rules[0].levels[1].instruction.vi: unknown placeholder {valeur} (known: event, station, river, area, metric, value, unit, threshold, level, levelName, trend, time, window, category, windows)',
       '11:28 rules[0].levels[2].value: values must be strictly increasing: 1.5 after 2',
     ]);
   });

@@ -2,6 +2,7 @@ import { ErrorCode } from '../contract/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Station } from '../platform/stations.ts';
 import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../lib/yaml-source.ts';
+import { rainScale } from './rainfall.ts';
 import { alertKey, anyRule, ruleFile, type RawRule, type Rule, type RuleSet } from './schema.ts';
 
 /**
@@ -101,11 +102,15 @@ export function parseRuleFile(text: string, file: string, opts: LoadOptions): Ru
   return deepFreeze({ file, rules: parsed.data.rules.flatMap(expand) });
 }
 
-/** `stations: [a, b]` → one rule per station, id `{id}.{station}` (one alert key each). */
+/**
+ * `stations: [a, b]` → one rule per station, id `{id}.{station}` (one alert key each). A `rainfall`
+ * rule also gets `levels`: its windows' classes on one scale (rainfall.ts `rainScale`).
+ */
 function expand(raw: RawRule): Rule[] {
   const { station, stations, ...rest } = raw;
-  if (station !== undefined) return [{ ...rest, station } as Rule];
-  return (stations ?? []).map((s) => ({ ...rest, id: `${rest.id}.${s}`, station: s }) as Rule);
+  const shaped = rest.kind === 'rainfall' ? { ...rest, levels: rainScale(rest.windows) } : rest;
+  if (station !== undefined) return [{ ...shaped, station } as Rule];
+  return (stations ?? []).map((s) => ({ ...shaped, id: `${rest.id}.${s}`, station: s }) as Rule);
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

@@ -58,7 +58,7 @@ export function indexRules(rules: readonly Rule[]): RuleIndex {
       needs.set(k, { ...n, span: Math.max(n.span, needs.get(k)?.span ?? 0) });
     }
     switch (rule.kind) {
-      case 'level': case 'rate': case 'accumulation':
+      case 'level': case 'rate': case 'accumulation': case 'rainfall':
         add(rule.station, { rule, metrics: new Set([rule.metric]) }, [rule.metric]);
         break;
       case 'aqi':

@@ -27,7 +27,7 @@ export const duration = z
   .transform(parseDuration);
 
 /** Placeholders a headline/description/instruction template may use (filled by alert-text.ts). */
-export const TEMPLATE_VARS = ['event', 'station', 'river', 'area', 'metric', 'value', 'unit', 'threshold', 'level', 'levelName', 'trend', 'time', 'window', 'category'] as const;
+export const TEMPLATE_VARS = ['event', 'station', 'river', 'area', 'metric', 'value', 'unit', 'threshold', 'level', 'levelName', 'trend', 'time', 'window', 'category', 'windows'] as const;
 export type TemplateVar = (typeof TEMPLATE_VARS)[number];
 
 const template = z.string().min(1).superRefine((text, ctx) => {
@@ -100,6 +100,11 @@ const common = {
   /** radius of the alert circle around the station */
   radiusKm: z.number().positive().default(5),
   ackWithin: ackWithin.optional(),
+  /**
+   * a reading received more than this after its ts is not current: stored and recorded, never an
+   * alert change (lateness.ts); default by station kind: river and rain 1h, reservoir 2h, air 3h
+   */
+  maxLag: duration.optional(),
   ...textOverrides,
 };
 
@@ -125,6 +130,34 @@ export const rateRule = z.object({ ...common, kind: z.literal('rate'), metric, w
 
 /** Sum of `metric` (rainfall: mm in the interval ending at ts) over the rolling `window`. */
 export const accumulationRule = z.object({ ...common, kind: z.literal('accumulation'), metric: metric.default('rainfall'), window: duration, ...machine }).strict();
+
+/** One window of a `rainfall` rule: its own classes; hysteresis and holds default to the rule's. */
+export const rainWindow = z.object({
+  window: duration,
+  levels,
+  hysteresis: z.number().nonnegative().optional(),
+  holdRise: duration.optional(),
+  holdFall: duration.optional(),
+}).strict();
+
+/**
+ * Rain over several rolling windows, ONE alert per station at the worst class across them
+ * (rules/rainfall.ts): each window runs its own zones machine; load.ts ranks every window's
+ * classes on one scale (CAP severity, then the window's own level number) into `levels`.
+ */
+export const rainfallRule = z.object({
+  ...common, kind: z.literal('rainfall'), metric: metric.default('rainfall'),
+  windows: z.array(rainWindow).min(1).superRefine((ws, ctx) => {
+    const seen = new Set<number>();
+    ws.forEach((w, i) => {
+      if (seen.has(w.window)) ctx.addIssue({ code: 'custom', path: [i, 'window'], message: 'each window may appear once' });
+      seen.add(w.window);
+    });
+  }),
+  hysteresis: z.number().nonnegative(),
+  holdRise: duration.default(0),
+  holdFall: duration,
+}).strict();
 
 /** VN_AQI (Decision 1459/QĐ-TCMT), hourly with NowCast for PM; alerts from category `from` up. */
 export const aqiRule = z.object({
@@ -171,7 +204,7 @@ export const releaseRule = z.object({
   downstream: z.array(z.object({ code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/), name: localized.strict() }).strict()).min(1),
 }).strict();
 
-export const anyRule = z.discriminatedUnion('kind', [levelRule, rateRule, accumulationRule, aqiRule, stalenessRule, sensorFaultRule, compositeRule, releaseRule]);
+export const anyRule = z.discriminatedUnion('kind', [levelRule, rateRule, accumulationRule, rainfallRule, aqiRule, stalenessRule, sensorFaultRule, compositeRule, releaseRule]);
 
 export const ruleFile = z.object({ version: z.literal(1), rules: z.array(anyRule) }).strict();
 
@@ -180,6 +213,11 @@ type Placed<T> = Omit<T, 'station' | 'stations'> & { station: string };
 export type LevelRule = Placed<z.infer<typeof levelRule>>;
 export type RateRule = Placed<z.infer<typeof rateRule>>;
 export type AccumulationRule = Placed<z.infer<typeof accumulationRule>>;
+/** `levels`: the windows' classes on one scale, built at load (load.ts, rainfall.ts `rainScale`). */
+export type RainfallRule = Placed<z.infer<typeof rainfallRule>> & { levels: readonly RainLevel[] };
+export type RainWindow = z.infer<typeof rainWindow>;
+/** A class of the combined rain scale: the level spec of the window class it stands for. */
+export type RainLevel = LevelSpec & { window: number; windowLevel: number };
 export type AqiRule = Placed<z.infer<typeof aqiRule>>;
 export type StalenessRule = Placed<z.infer<typeof stalenessRule>>;
 export type SensorFaultRule = Placed<z.infer<typeof sensorFaultRule>>;
@@ -187,7 +225,7 @@ export type CompositeRule = Placed<z.infer<typeof compositeRule>>;
 export type ReleaseRule = Placed<z.infer<typeof releaseRule>>;
 export type Condition = z.infer<typeof condition>;
 export type LevelSpec = z.infer<typeof levelSpec>;
-export type Rule = LevelRule | RateRule | AccumulationRule | AqiRule | StalenessRule | SensorFaultRule | CompositeRule | ReleaseRule;
+export type Rule = LevelRule | RateRule | AccumulationRule | RainfallRule | AqiRule | StalenessRule | SensorFaultRule | CompositeRule | ReleaseRule;
 export type RawRule = z.infer<typeof anyRule>;
 
 /** A loaded, validated and frozen rule file. */

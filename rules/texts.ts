@@ -40,6 +40,14 @@ export const ACTIVE: Record<Exclude<Kind, 'release'>, Omit<AlertTexts, 'instruct
     ),
     instruction: T('Đề phòng lũ quét, sạt lở đất ở vùng núi và ngập úng ở vùng trũng; không đi qua ngầm, tràn.', 'Beware of flash floods and landslides in the hills and flooding in low areas; do not cross fords or spillways.'),
   },
+  rainfall: {
+    headline: T('{levelName}: {value} mm trong {window} tại {station}', '{levelName}: {value} mm in {window} at {station}'),
+    description: T(
+      'Lúc {time}, lượng mưa {window} qua tại trạm {station} là {value} mm, mức {levelName} (ngưỡng {threshold} mm). Lượng mưa theo từng khoảng thời gian: {windows}.',
+      'At {time}, the rainfall over the last {window} at {station} was {value} mm: {levelName} (threshold {threshold} mm). Rainfall by window: {windows}.',
+    ),
+    instruction: T('Đề phòng lũ quét, sạt lở đất ở vùng núi và ngập úng ở vùng trũng; không đi qua ngầm, tràn.', 'Beware of flash floods and landslides in the hills and flooding in low areas; do not cross fords or spillways.'),
+  },
   aqi: {
     headline: T('Chất lượng không khí {category} tại {station}: VN_AQI {value}', 'Air quality {category} at {station}: VN_AQI {value}'),
     description: T(

@@ -125,4 +125,35 @@ describe('the web console in a browser', () => {
     expect(await resident.textContent('#summary')).toContain('Hiện không có cảnh báo nào');
     await resident.close();
   });
+
+  it("names each alert's level in its own hazard's words, Vietnamese first, from the alert itself: no 'BĐ' on rain or a sensor fault", async () => {
+    const secret = await registerDevice(platform, 'rg-hue-01', 'rg-hue');
+    const gauge = await connectClient(platform.mqttUrl, { username: 'rg-hue-01', password: secret, clientId: 'rg-hue-01' });
+    try {
+      // 30 mm: 12 h "mưa to" (≥ 26 mm), the worst of the rain windows
+      await gauge.publishAsync(topics.telemetry('rg-hue-01'), JSON.stringify({ ts: Date.now(), seq: 1, m: { rainfall: 30 } }), { qos: 1 });
+    } finally {
+      await gauge.endAsync();
+    }
+    // 150 m at Kim Long is outside the gauge's physical range: a sensor fault, never a flood
+    await device.publishAsync(topics.telemetry('kl-01'), JSON.stringify({ ts: Date.now(), seq: ++seq, m: { water_level: 150 } }), { qos: 1 });
+    const label = (key: string) => page.textContent(`#alerts li[data-key="${key}"] .level`);
+    await page.waitForSelector('#alerts li[data-key="heavy-rain:rg-hue"]');
+    await page.waitForSelector('#alerts li[data-key="sensor-fault:kim-long"]');
+    expect(await label('heavy-rain:rg-hue')).toBe('Mưa to');
+    expect(await page.getAttribute('#alerts li[data-key="heavy-rain:rg-hue"] .level', 'title')).toBe('Heavy rain');
+    expect(await label('sensor-fault:kim-long')).toBe('Lỗi cảm biến');
+    expect(await label('flood:kim-long')).toBe('Báo động 1');
+    // the words come from the alert, as the API serves it
+    const { body } = await api('/api/v1/alerts?status=active,acknowledged');
+    const byKey = (k: string) => body.alerts.find((a: { key: string }) => a.key === k);
+    expect(byKey('heavy-rain:rg-hue').levelName).toEqual({ vi: 'Mưa to', en: 'Heavy rain' });
+    expect(byKey('heavy-rain:rg-hue').windows.map((w: { window: string; sum: number }) => `${w.window} ${w.sum}`)).toEqual(['24h 30', '12h 30', '6h 30', '3h 30', '1h 30']);
+    // the fault's headline gives the raw reading, not the fault flag ("1,00 m")
+    expect(await page.textContent('#alerts li[data-key="sensor-fault:kim-long"] strong')).toBe('Cảm biến mực nước tại trạm Kim Long báo giá trị bất thường: 150,00 m');
+    // a river keeps its alarm levels ("báo động") on its chart; no other alert says "BĐ"
+    const labels = await page.$$eval('#alerts li .level', (els) => els.map((e) => e.textContent ?? ''));
+    expect(labels.filter((t) => t.startsWith('BĐ'))).toEqual([]);
+    await shot('6-level-names');
+  });
 });

@@ -1,9 +1,10 @@
-// A small SVG time chart: one series, the station's alarm levels as dashed lines.
+// A small SVG time chart: one series, the station's alarm levels as dashed lines, labelled by the
+// caller (`levelLabel`: a river's "BĐ1"…; default "Mức 1"…).
 import { STATE_COLOURS, svg } from './api.js';
 
 const W = 640, H = 220, L = 48, R = 70, T = 12, B = 28;
 
-export function drawChart(host, { points, from, to, unit, levels }) {
+export function drawChart(host, { points, from, to, unit, levels, levelLabel = (lvl) => `Mức ${lvl}` }) {
   const vals = points.map((p) => p.value);
   const levelVals = Object.values(levels);
   const all = [...vals, ...levelVals];
@@ -24,7 +25,7 @@ export function drawChart(host, { points, from, to, unit, levels }) {
   }
   for (const [lvl, v] of Object.entries(levels)) {
     root.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: STATE_COLOURS[`level-${lvl}`] ?? '#e02f44', 'stroke-dasharray': '6 4', 'stroke-width': 1.5, class: 'alarm-level', 'data-level': lvl }),
-      svg('text', { x: W - R + 4, y: y(v) + 4, class: 'tick' }, `BĐ${lvl} ${v} ${unit}`));
+      svg('text', { x: W - R + 4, y: y(v) + 4, class: 'tick alarm-label', 'data-level': lvl }, `${levelLabel(lvl)} ${v} ${unit}`));
   }
   if (points.length) {
     const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(Date.parse(p.ts)).toFixed(1)},${y(p.value).toFixed(1)}`).join('');
