@@ -6,7 +6,8 @@ import { MAX_READINGS_PER_MESSAGE, type ReadingPayload } from '../contract/telem
 import type { StatusPayload } from '../contract/status.ts';
 import { ErrorCode } from '../contract/errors.ts';
 import type { Station } from '../platform/stations.ts';
-import { resolveScenario, sample, type ScenarioName, type ScenarioOptions, type Values } from './scenarios.ts';
+import { resolveScenario, sample, scenarioName, type ScenarioName, type ScenarioOptions, type Values } from './scenarios.ts';
+import { faultPipeline, type FaultSpec } from './faults.ts';
 
 /**
  * One simulated field station: a data logger that reads its sensors on a schedule, publishes over
@@ -36,7 +37,7 @@ const settings = z.object({
   url: z.string().min(1),
   deviceId: z.string().regex(ID_PATTERN, 'must match the topic-safe id alphabet'),
   secret: z.string(),
-  scenario: z.enum(['calm', 'flood']),
+  scenario: scenarioName,
   intervalMs: z.number().min(50),
   speed: z.number().positive(),
   bufferLimit: z.number().int().positive().default(DEFAULT_BUFFER_LIMIT),
@@ -66,6 +67,8 @@ export interface SimulatedDeviceOptions {
   initialSeq?: number;
   /** reconnect delay doubles from initialMs up to maxMs, with jitter, and resets on connect */
   backoff?: { initialMs: number; maxMs: number };
+  /** what this station does wrong (faults.ts): applied to every scheduled reading, seeded by the scenario seed */
+  faults?: readonly FaultSpec[];
 }
 
 export interface DeviceStats {
@@ -121,6 +124,7 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
   let published = 0;
 
   const simSeconds = (now: number) => ((now - epochMs) / 1000) * cfg.speed;
+  const injectFaults = opts.faults && opts.faults.length > 0 ? faultPipeline(opts.faults, params.seed, cfg.deviceId) : undefined;
 
   function onPublished(count: number) {
     return (err?: Error) => {
@@ -129,22 +133,24 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
     };
   }
 
-  /** Sends now when connected; otherwise buffers, dropping the oldest at the bound. */
-  function send(reading: Reading): Promise<void> {
+  /** Sends now when connected (one reading, or an array of them); otherwise buffers, dropping the oldest at the bound. */
+  function send(message: Reading | Reading[]): Promise<void> {
     const c = client;
     if (c?.connected) {
       return new Promise((resolve) => {
-        c.publish(telemetryTopic, JSON.stringify(reading), { qos: 1 }, (err) => {
-          onPublished(1)(err);
+        c.publish(telemetryTopic, JSON.stringify(message), { qos: 1 }, (err) => {
+          onPublished(Array.isArray(message) ? message.length : 1)(err);
           resolve();
         });
       });
     }
-    buffer.push(reading);
-    if (buffer.length > cfg.bufferLimit) {
-      buffer.shift();
-      dropped++;
-      if (dropped === 1 || dropped % 100 === 0) log.warn({ dropped, bufferLimit: cfg.bufferLimit }, 'buffer full, dropping oldest readings');
+    for (const reading of Array.isArray(message) ? message : [message]) {
+      buffer.push(reading);
+      if (buffer.length > cfg.bufferLimit) {
+        buffer.shift();
+        dropped++;
+        if (dropped === 1 || dropped % 100 === 0) log.warn({ dropped, bufferLimit: cfg.bufferLimit }, 'buffer full, dropping oldest readings');
+      }
     }
     return Promise.resolve();
   }
@@ -169,7 +175,9 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
     lastSimS = simS;
     const m = sample(opts.station, cfg.scenario, simS, intervalS, params);
     lastBattery = m.battery_v;
-    void send({ ts: now, seq: seq++, m });
+    const reading: Reading = { ts: now, seq: seq++, m };
+    if (!injectFaults) void send(reading);
+    else for (const message of injectFaults(reading)) void send(message);
   }
 
   function schedule(delayMs: number) {

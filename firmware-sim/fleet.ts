@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Station } from '../platform/stations.ts';
 import { createSimulatedDevice, type Clock, type SimulatedDevice } from './device.ts';
 import type { ScenarioName, ScenarioOptions } from './scenarios.ts';
+import type { FaultSpec } from './faults.ts';
+import { ErrorCode } from '../contract/errors.ts';
 
 /** The device id a simulated station uses, so the platform can register it: `sim-kim-long`. */
 export function simDeviceId(stationId: string): string {
@@ -19,6 +21,8 @@ export interface SimulatorOptions {
   clock?: Clock;
   scenarioOptions?: ScenarioOptions;
   mqttOptions?: IClientOptions;
+  /** faults to inject, by station id (faults.ts; `faultList` parses the SIM_FAULTS form) */
+  faults?: Readonly<Record<string, readonly FaultSpec[]>>;
 }
 
 export interface Simulator {
@@ -35,6 +39,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const clock = opts.clock ?? Date;
   const simEpochMs = clock.now();
   const log = opts.log.child({ module: 'firmware-sim' });
+  const unknown = Object.keys(opts.faults ?? {}).filter((id) => !opts.devices.some((d) => d.station.id === id));
+  if (unknown.length > 0) throw Object.assign(new Error(`SIM_FAULTS: no simulated device for station ${unknown.join(', ')}`), { code: ErrorCode.CONFIG_INVALID });
   const devices = opts.devices.map((d) =>
     createSimulatedDevice({
       url: opts.url,
@@ -49,12 +55,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       simEpochMs,
       ...(opts.scenarioOptions ? { scenarioOptions: opts.scenarioOptions } : {}),
       ...(opts.mqttOptions ? { mqttOptions: opts.mqttOptions } : {}),
+      ...(opts.faults?.[d.station.id] ? { faults: opts.faults[d.station.id] } : {}),
     }),
   );
   const spreadMs = devices.length > 1 ? opts.intervalMs / devices.length : 0;
   // every device connects now (start resolves once all are in); only their first reports are spread
   await Promise.all(devices.map((d, i) => d.start(i * spreadMs)));
-  log.info({ devices: devices.length, scenario: opts.scenario, speed: opts.speed, intervalMs: opts.intervalMs }, 'simulator started');
+  log.info({ devices: devices.length, scenario: opts.scenario, speed: opts.speed, intervalMs: opts.intervalMs, faults: opts.faults }, 'simulator started');
   return {
     devices,
     async stop() {

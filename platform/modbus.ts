@@ -52,6 +52,8 @@ export async function startModbus(deps: {
   await poller.start();
   return {
     poller,
+    /** the stations a simulated PLC answers for (the MQTT simulator leaves them out) */
+    simulatedStations: deps.sim ? devices.map((d) => d.station) : [],
     async stop() {
       await poller.stop();
       for (const close of closers.reverse()) await close();

@@ -2,7 +2,7 @@ import type { MetricName } from '../../contract/metrics.ts';
 import { encodeValue } from '../../ingest/modbus/decode.ts';
 import { widthOf, type ModbusDevice, type RegisterFunction, type RegisterSpec } from '../../ingest/modbus/schema.ts';
 import { loadStations, DEFAULT_STATIONS_FILE, type Station } from '../../platform/stations.ts';
-import { floodShape, resolveScenario, riverLevel, sample, type ScenarioName, type ScenarioParams } from '../scenarios.ts';
+import { resolveScenario, riverLevel, sample, scenarioShape, type ScenarioName, type ScenarioParams } from '../scenarios.ts';
 import { emptyBank, type RegisterBank } from './pdu.ts';
 
 /**
@@ -71,7 +71,7 @@ export function createPlcSim(device: ModbusDevice, opts: PlcSimOptions = {}): Pl
     const inflow = q.inflow ?? 30;
     const outflow = q.outflow ?? 30;
     const normal = (station as Station & { normal_level_m?: number }).normal_level_m ?? NORMAL_LEVEL[station.id] ?? 50;
-    const shape = scenario === 'flood' ? floodShape(t, params) : 0;
+    const shape = scenarioShape(scenario, t, params);
     const spillway = Math.max(0, outflow - TURBINE_M3S);
     return {
       reservoir_level: round(normal - 1.5 + 3.5 * shape, 3),
