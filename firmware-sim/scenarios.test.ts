@@ -28,8 +28,8 @@ function rainTotal(s: Station, scenario: 'calm' | 'flood', untilS: number, stepS
 }
 
 describe('scenario names', () => {
-  it('accepts calm and flood and refuses anything else', () => {
-    expect(scenarioName.options).toEqual(['calm', 'flood']);
+  it('accepts calm, flood and the recorded floods, and refuses anything else', () => {
+    expect(scenarioName.options).toEqual(['calm', 'flood', 'flood-2017', 'flood-2020', 'flood-2025']);
     expect(scenarioName.safeParse('drought').success).toBe(false);
   });
 });

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { MetricName } from '../contract/metrics.ts';
 import type { Station } from '../platform/stations.ts';
 import reference from '../config/hue-stations.json' with { type: 'json' };
+import { FLOOD_REPLAYS, type ReplayName } from './floods/index.ts';
+import { interpolate, replayRain, type FloodReplay } from './floods/hydrograph.ts';
 
 /**
  * What a simulated station measures, as pure functions of (station, simulated elapsed seconds).
@@ -9,8 +11,17 @@ import reference from '../config/hue-stations.json' with { type: 'json' };
  * flood every run and tests can assert on it without sockets.
  */
 
-export const scenarioName = z.enum(['calm', 'flood']);
+/**
+ * `calm`, `flood` (a synthetic flood compressed into ~5.5 simulated hours) and replays of recorded
+ * Huế floods (`flood-2017`, `flood-2020`, `flood-2025`: floods/, in their real time line).
+ */
+export const scenarioName = z.enum(['calm', 'flood', 'flood-2017', 'flood-2020', 'flood-2025']);
 export type ScenarioName = z.infer<typeof scenarioName>;
+
+/** The recorded flood a scenario replays, if it is a replay. */
+export function replayOf(scenario: ScenarioName): FloodReplay | undefined {
+  return scenario in FLOOD_REPLAYS ? FLOOD_REPLAYS[scenario as ReplayName] : undefined;
+}
 
 const HOUR = 3600;
 
@@ -41,6 +52,12 @@ export function floodEndS(p: ScenarioParams = DEFAULT_SCENARIO): number {
   return p.floodStartS + p.riseS + p.recessionS;
 }
 
+/** How many simulated seconds a scenario's flood lasts (calm: 0; a replay: its recorded span). */
+export function scenarioEndS(scenario: ScenarioName, p: ScenarioParams = DEFAULT_SCENARIO): number {
+  if (scenario === 'calm') return 0;
+  return replayOf(scenario)?.durationS ?? floodEndS(p);
+}
+
 // ---------------------------------------------------------------- reference data
 
 const refRiver = reference.river_stations.find((s) => s.id === 'kim-long');
@@ -66,6 +83,11 @@ const DEFAULT_RAIN_TOTAL_MM = 300;
 /** The event rain total a gauge receives in the flood scenario (mm). */
 export function floodRainTotalMm(station: Station): number {
   return RAIN_TOTAL_MM[station.id] ?? DEFAULT_RAIN_TOTAL_MM;
+}
+
+/** A reservoir's normal water level (m a.s.l.) from the reference file; 50 m if it has none. */
+function reservoirNormalLevel(station: Station): number {
+  return reference.reservoirs.find((r) => r.id === station.id)?.normal_level_m ?? 50;
 }
 
 // ---------------------------------------------------------------- seeded noise
@@ -113,6 +135,9 @@ function tide(t: number): number {
 
 /** Water level at Kim Long in metres. */
 function kimLongLevel(station: Station, scenario: ScenarioName, t: number, p: ScenarioParams): number {
+  const replay = replayOf(scenario);
+  // a replay follows the recorded hydrograph; gauges read to the centimetre, hence ±1 cm
+  if (replay) return interpolate(replay.levels['kim-long'], t) + noise(p, station.id + '/wl', t, 0.01);
   const shape = scenario === 'flood' ? floodShape(t, p) : 0;
   // The flood swamps the tide: its amplitude fades as the river rises.
   const calm = KIM_LONG_BASE_M + tide(t) * (1 - shape);
@@ -148,6 +173,9 @@ function toStation(h: number, from: readonly number[], to: readonly number[]): n
  * order, peaks near the observed 3.72 m at Kim Long (scaled to each station's own levels) and recedes.
  */
 export function riverLevel(station: Station, scenario: ScenarioName, t: number, p: ScenarioParams = DEFAULT_SCENARIO): number {
+  const replay = replayOf(scenario);
+  // Phú Ốc has a recorded hydrograph of its own (the Bồ peaks at other hours than the Hương)
+  if (replay && station.id === 'phu-oc') return interpolate(replay.levels['phu-oc'], t) + noise(p, station.id + '/wl', t, 0.01);
   const h = kimLongLevel(station, scenario, t, p);
   return toStation(h, [KIM_LONG_BASE_M, ...KIM_LONG_LEVELS], anchors(station));
 }
@@ -180,6 +208,8 @@ function drizzleMm(station: Station, fromS: number, toS: number, p: ScenarioPara
 export function rainfall(station: Station, scenario: ScenarioName, fromS: number, toS: number, p: ScenarioParams = DEFAULT_SCENARIO): number {
   if (toS <= fromS) return 0;
   let mm = drizzleMm(station, fromS, toS, p);
+  const replay = replayOf(scenario);
+  if (replay) mm += replayRain(replay, station.id, fromS, toS) * (1 + noise(p, station.id + '/rain', toS, 0.1));
   if (scenario === 'flood') {
     const start = Math.max(0, p.floodStartS - p.rainLeadS);
     const width = p.floodStartS + p.riseS - start;
@@ -192,18 +222,31 @@ export function rainfall(station: Station, scenario: ScenarioName, fromS: number
 
 // ---------------------------------------------------------------- one reading
 
+/**
+ * How far into its flood the scenario is, in [0, 1]: the synthetic flood's shape, or for a replay
+ * Kim Long's recorded level between its calm baseline and its peak. Drives the metrics that follow
+ * the flood without a hydrograph of their own (clouds, radio fade, reservoir inflow, air).
+ */
+export function scenarioShape(scenario: ScenarioName, t: number, p: ScenarioParams = DEFAULT_SCENARIO): number {
+  if (scenario === 'flood') return floodShape(t, p);
+  const replay = replayOf(scenario);
+  if (!replay) return 0;
+  const peak = replay.peaks['kim-long'].m;
+  return Math.min(1, Math.max(0, (interpolate(replay.levels['kim-long'], t) - KIM_LONG_BASE_M) / (peak - KIM_LONG_BASE_M)));
+}
+
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 /** Solar-charged 12 V battery: charges by day, less under flood clouds. */
 function batteryV(station: Station, scenario: ScenarioName, t: number, p: ScenarioParams): number {
   const sun = Math.max(0, Math.sin((2 * Math.PI * t) / (24 * HOUR)));
-  const clouds = scenario === 'flood' ? 0.3 : 1;
+  const clouds = 1 - 0.7 * (scenario === 'calm' ? 0 : scenario === 'flood' ? 1 : scenarioShape(scenario, t, p));
   return 12.3 + 0.4 * sun * clouds + noise(p, station.id + '/bat', t, 0.02);
 }
 
 /** Heavy rain attenuates the cellular link. */
 function rssiDbm(station: Station, scenario: ScenarioName, t: number, p: ScenarioParams): number {
-  const fade = scenario === 'flood' ? 12 * floodShape(t, p) : 0;
+  const fade = 12 * scenarioShape(scenario, t, p);
   return -72 - fade + noise(p, station.id + '/rssi', t, 4);
 }
 
@@ -213,7 +256,7 @@ function rssiDbm(station: Station, scenario: ScenarioName, t: number, p: Scenari
  */
 export function sample(station: Station, scenario: ScenarioName, t: number, intervalS: number, p: ScenarioParams = DEFAULT_SCENARIO): Values {
   const values: Values = {};
-  const shape = scenario === 'flood' ? floodShape(t, p) : 0;
+  const shape = scenarioShape(scenario, t, p);
   switch (station.kind) {
     case 'river':
       values.water_level = round(riverLevel(station, scenario, t, p), 3);
@@ -226,12 +269,22 @@ export function sample(station: Station, scenario: ScenarioName, t: number, inte
       values.pm25 = round((28 + 10 * Math.sin((2 * Math.PI * t) / (24 * HOUR))) * (1 - 0.6 * shape) + noise(p, station.id + '/pm', t, 2), 1);
       values.temperature = round(27 + 3 * Math.sin((2 * Math.PI * t) / (24 * HOUR)) - 3 * shape, 1);
       values.humidity = round(Math.min(100, 82 + 13 * shape + noise(p, station.id + '/rh', t, 2)), 0);
+      // The rest of what VN_AQI reads (Decision 1459/QĐ-TCMT), at typical urban Huế levels, all
+      // "good" or "moderate": PM10 ~1.6× PM2.5, ozone peaking in the afternoon sun, traffic NO2/CO.
+      values.pm10 = round(values.pm25 * 1.6 + noise(p, station.id + '/pm10', t, 3), 1);
+      values.o3 = round(Math.max(5, 60 + 30 * Math.sin((2 * Math.PI * (t - 6 * HOUR)) / (24 * HOUR))) * (1 - 0.5 * shape), 1);
+      values.no2 = round(30 + 8 * Math.cos((2 * Math.PI * t) / (12 * HOUR)) + noise(p, station.id + '/no2', t, 2), 1);
+      values.so2 = round(12 + noise(p, station.id + '/so2', t, 1.5), 1);
+      values.co = round(1800 + 400 * Math.cos((2 * Math.PI * t) / (12 * HOUR)) + noise(p, station.id + '/co', t, 50), 0);
       break;
     case 'reservoir': {
       // Inflow leads Kim Long by an hour; outflow is held below inflow to cut the peak (Decision 1606/QĐ-TTg).
-      const inflow = 30 + 2500 * (scenario === 'flood' ? floodShape(t + HOUR, p) : 0);
+      const inflow = 30 + 2500 * scenarioShape(scenario, t + HOUR, p);
       values.inflow = round(inflow + noise(p, station.id + '/q', t, 3), 0);
       values.outflow = round(30 + 0.6 * (inflow - 30), 0);
+      // As the simulated dam PLCs have it (firmware-sim/modbus/plc.ts): 1.5 m below the normal
+      // level in calm weather, rising with the flood to 2 m above it.
+      values.reservoir_level = round(reservoirNormalLevel(station) - 1.5 + 3.5 * shape, 3);
       break;
     }
   }
