@@ -14,6 +14,7 @@ import { ThrottledLog } from '../lib/throttled-log.ts';
 import { authorize, type Principal, type ServiceName } from './acl.ts';
 import { guardReads } from './frame-guard.ts';
 import { hashSecret, newSecret, verifySecret } from './secrets.ts';
+import { createRevocations } from './auth-revocation.ts';
 
 /** Limits, each with the reason it exists. Validated once in createBrokerServer, then frozen. */
 export const brokerLimitsSchema = z.object({
@@ -46,7 +47,8 @@ export type RefusalReason =
 export interface BrokerServerOptions extends z.input<typeof brokerLimitsSchema> {
   log: Logger;
   metrics: Registry;
-  devices: Pick<StateStore, 'getDevice'>;
+  /** the registry; `forget` drops a cached entry when a change is announced (auth-revocation.ts) */
+  devices: Pick<StateStore, 'getDevice'> & { forget?(deviceId: string): void };
   services: ReadonlyArray<{ name: ServiceName; secretHash: string }>;
   allowAnonymousResidents: boolean;
   host?: string;
@@ -69,6 +71,8 @@ export interface BrokerServer {
   start(): Promise<{ mqttPort: number; wsPort: number | undefined }>;
   stop(): Promise<void>;
   readonly counters: { readonly clients: number; readonly published: number; refused(reason?: RefusalReason): number };
+  /** cuts a device's live session and refuses what was checked against its old record (also done on `devices/{id}/changed`) */
+  revokeDevice(deviceId: string): void;
 }
 
 /** CONNACK return codes, MQTT 3.1.1 table 3.1 */
@@ -102,6 +106,8 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
   const refusedCounts = new Map<RefusalReason, number>();
   let published = 0;
   let dummyHash = '';
+  /** the revocation count a device's session was admitted under, checked again once aedes registers it */
+  const admittedAt = new WeakMap<Client, number>();
 
   const aedes = new Aedes({
     concurrency: limits.concurrency,
@@ -240,12 +246,16 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       if (!clientId.startsWith(username)) return refusal('client_id_refused', CONNACK.IDENTIFIER_REJECTED);
       principal = { role: 'service', name: svc.name };
     } else {
+      const generation = revocations.generation(username);
       const rec = ID_PATTERN.test(username) ? await opts.devices.getDevice(username) : undefined;
       // the same scrypt work whether or not the device exists: no user enumeration by timing
       const ok = await verifySecret(secret, rec?.secretHash ?? dummyHash);
       if (!rec || !ok) return refusal('bad_credentials', CONNACK.BAD_CREDENTIALS);
       if (rec.disabled) return refusal('device_disabled', CONNACK.NOT_AUTHORIZED);
       if (clientId !== rec.deviceId) return refusal('client_id_refused', CONNACK.IDENTIFIER_REJECTED);
+      // changed while its secret was checked: the record read may be the old one
+      if (revocations.revokedSince(rec.deviceId, generation)) return refusal('bad_credentials', CONNACK.BAD_CREDENTIALS);
+      admittedAt.set(client, generation);
       principal = { role: 'device', deviceId: rec.deviceId, kind: parseDeviceTarget(rec.station).kind };
     }
     // aedes stores the will at CONNECT and checks it only when it fires; refuse a bad one now,
@@ -257,6 +267,22 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
     }
     return { ok: true, principal };
   }
+
+  const revocations = createRevocations({
+    aedes,
+    isDevice: (client, deviceId) => {
+      const p = principals.get(client);
+      return p?.role === 'device' && p.deviceId === deviceId;
+    },
+    ...(opts.devices.forget ? { forget: (id: string) => opts.devices.forget!(id) } : {}),
+    onRevoke: (deviceId, cut) => (cut ? log.info({ deviceId }, 'device changed: its session was cut') : log.debug({ deviceId }, 'device changed')),
+  });
+  // aedes registers a session a moment after authenticate: a revocation in between is caught here
+  aedes.on('client', (client) => {
+    const p = principals.get(client);
+    const at = admittedAt.get(client);
+    if (p?.role === 'device' && at !== undefined && revocations.revokedSince(p.deviceId, at)) client.close();
+  });
 
   /**
    * mqemitter 7 drains its queue recursively: released() → _do() → fastparallel, which calls
@@ -318,6 +344,7 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       dummyHash = await hashSecret(newSecret());
       await aedes.listen();
       aedes.subscribe('#', breakRecursion, () => {});
+      await revocations.listen();
       aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
       aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'));
 
@@ -352,6 +379,7 @@ export function createBrokerServer(opts: BrokerServerOptions): BrokerServer {
       await Promise.all(closing);
       tcp = http = wss = undefined;
     },
+    revokeDevice: (deviceId) => revocations.revoke(deviceId),
     counters: {
       get clients() {
         return aedes.connectedClients ?? 0;

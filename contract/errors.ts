@@ -12,6 +12,8 @@ export const ErrorCode = {
   NOT_AUTHORIZED: 'HW_ERR_NOT_AUTHORIZED',
   NOT_FOUND: 'HW_ERR_NOT_FOUND',
   BAD_REQUEST: 'HW_ERR_BAD_REQUEST',
+  /** the thing exists already (e.g. a device id): say so explicitly to replace it (`--rotate`) */
+  CONFLICT: 'HW_ERR_CONFLICT',
   CONFIG_INVALID: 'HW_ERR_CONFIG_INVALID',
   RULES_INVALID: 'HW_ERR_RULES_INVALID',
   INTERNAL: 'HW_ERR_INTERNAL',

@@ -76,7 +76,17 @@ export async function startVesselFleet(opts: VesselFleetOptions): Promise<Vessel
   const log = opts.log.child({ module: 'fleet-vessels' });
   const voyages = planVoyages(opts.vessels, opts.ports);
   const base = { protocolVersion: 4 as const, reconnectPeriod: 1000, connectTimeout: 5000, ...opts.mqttOptions };
-  const connect = (id: string) => connectAsync(opts.url, { ...base, username: id, password: opts.secretOf(id), clientId: id }); // the broker admits a device only under its own id
+  const connect = async (id: string) => {
+    const c = await connectAsync(opts.url, { ...base, username: id, password: opts.secretOf(id), clientId: id }); // the broker admits a device only under its own id
+    // refused later (its secret rotated, or disabled: `huewatch device …`): an 'error' without a
+    // listener would end the process; the others sail on, and this one is named once
+    let told = false;
+    c.on('error', (err) => {
+      if (!told) log.warn({ deviceId: id, err: err.message }, 'simulated device refused by the broker: retrying');
+      told = true;
+    });
+    return c;
+  };
   const receiver = await connect(opts.receiverId);
   const vms = new Map<string, MqttClient>();
   for (const v of voyages) if (v.vessel.vms) vms.set(v.vessel.id, await connect(v.vessel.id));
@@ -102,7 +112,8 @@ export async function startVesselFleet(opts: VesselFleetOptions): Promise<Vessel
     voyages,
     async stop() {
       clearInterval(timer);
-      await Promise.allSettled([receiver, ...vms.values()].map((c) => c.endAsync()));
+      // one refused by the broker holds its queued QoS 1 fixes for ever: it is not waited for
+      await Promise.allSettled([receiver, ...vms.values()].map((c) => c.endAsync(!c.connected)));
       log.info('vessel fleet stopped');
     },
   };

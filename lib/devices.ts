@@ -35,3 +35,27 @@ export function parseDeviceTarget(value: string): DeviceTarget {
 export function isStationDevice(rec: { station: string }): boolean {
   return parseDeviceTarget(rec.station).kind === 'station';
 }
+
+/** A device as the registry shows it to people: everything but the secret's hash. */
+export interface DeviceView {
+  deviceId: string;
+  station: string;
+  createdAt: number;
+  disabled: boolean;
+}
+
+/**
+ * Device management as the API, the CLI and the rules process's RPC see it
+ * (platform/devices.ts). Every change is audited with `by` (who) and the time, and the broker
+ * is told at once: a disabled, removed or rotated device's live session is cut and its old
+ * secret refused from then on (broker/auth-revocation.ts).
+ */
+export interface DeviceAdmin {
+  /** Registers a device; an id that exists is refused (HW_ERR_CONFLICT) unless `rotate`, which issues it a new secret. */
+  register(deviceId: string, target: string, by: string, opts?: { rotate?: boolean }): Promise<{ secret: string; rotated: boolean }>;
+  /** A new secret for an existing device; the old one stops working now. Re-enables a disabled device. */
+  rotate(deviceId: string, by: string): Promise<{ secret: string }>;
+  disable(deviceId: string, by: string): Promise<DeviceView>;
+  remove(deviceId: string, by: string): Promise<void>;
+  list(): Promise<DeviceView[]>;
+}

@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createLogger } from '../lib/log.ts';
-import { registerDevice } from './devices.ts';
-import { AIS_RECEIVER, vesselTarget } from '../lib/devices.ts';
+import { configProblems, loadConfig, type Config } from './config.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { createDeviceAdmin } from './devices.ts';
+import { deviceAdminOverApi } from './devices-over-api.ts';
+import { AIS_RECEIVER, DeviceError, vesselTarget, type DeviceAdmin } from '../lib/devices.ts';
+import { ErrorCode } from '../contract/errors.ts';
+import { userInfo } from 'node:os';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
 
 const USAGE = `Usage: huewatch <command> [options]
@@ -13,17 +16,25 @@ Commands:
   start                          run the platform (broker, ingest, rules, API, simulator)
       --services broker,ingest,rules,api   run only these services (env SERVICES)
       --no-sim                   do not start the simulated stations (env SIM=0)
-      --scenario flood|calm      simulator scenario (env SIM_SCENARIO)
+      --scenario NAME            simulator scenario: flood, calm, flood-2017, flood-2020, flood-2025 (env SIM_SCENARIO)
+      --faults kim-long:stuck,rg-hue:duplicate
+                                 faults of simulated stations (env SIM_FAULTS; firmware-sim/README.md)
   sim                            run the simulated stations and fishing fleet against a running platform
       --url mqtt://host:port     broker to connect to (default: this machine's MQTT_PORT)
       --api http://host:port     register the simulated devices through this API (ADMIN_TOKEN)
-      --scenario flood|calm      --speed N (simulated s per real s)   --interval MS
+      --scenario NAME            --speed N (simulated s per real s)   --interval MS
+      --faults station:fault,…   faults of simulated stations (env SIM_FAULTS)
   device add <deviceId> --station <stationId>
                                  register a device and print its secret (shown once)
   device add <registration> --vessel
                                  register a vessel's VMS tracker (its id is the registration number)
   device add <deviceId> --receiver
                                  register an AIS shore receiver
+      --rotate                   the id exists: issue it a new secret (else an existing id is refused)
+  device list                    the registered devices (never their secrets)
+  device disable <deviceId>      refuse the device and cut its session (rotate enables it again)
+  device remove <deviceId>       forget the device and cut its session
+  device rotate <deviceId>       a new secret; the old one is refused from now and its session cut
 
 Configuration comes from environment variables; see README.md and .env.example.
 `;
@@ -51,7 +62,15 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('HW_ERR_')) {
+    // a configuration mistake: one line per problem, naming the key or file:line:col (exit 2)
+    const problems = configProblems(err);
+    if (problems) {
+      for (const p of problems) process.stderr.write(`huewatch: ${p}\n`);
+      return 2;
+    }
+    // a refusal with a stable code, or a system error (a port in use): its message says it all
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && (code.startsWith('HW_ERR_') || /^E[A-Z]+$/.test(code))) {
       process.stderr.write(`huewatch: ${(err as Error).message}\n`);
       return 1;
     }
@@ -64,24 +83,35 @@ function configWith(overrides: Record<string, string | undefined>): Config {
 }
 
 async function start(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { services: { type: 'string' }, 'no-sim': { type: 'boolean' }, scenario: { type: 'string' } } });
-  const config = configWith({ SERVICES: values.services, SIM: values['no-sim'] ? '0' : undefined, SIM_SCENARIO: values.scenario });
-  const log = createLogger(config.LOG_LEVEL);
+  const { values } = parseArgs({ args, options: { services: { type: 'string' }, 'no-sim': { type: 'boolean' }, scenario: { type: 'string' }, faults: { type: 'string' } } });
+  const config = configWith({ SERVICES: values.services, SIM: values['no-sim'] ? '0' : undefined, SIM_SCENARIO: values.scenario, SIM_FAULTS: values.faults });
+  const { log, startLogsShown } = quietStartLogger(config);
   const { startPlatform } = await import('./main.ts');
   const platform = await startPlatform(config, log);
+  const area = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE).find((s) => s.kind === 'river')?.areaCode ?? 'kim-long';
+  const secretsFile = join(resolve(config.DATA_DIR), 'secrets.json');
+  // tokens given in the environment are kept in secrets.json too (platform/secrets.ts)
+  const fromEnv = (['ADMIN_TOKEN', 'OPERATOR_TOKEN', 'VIEWER_TOKEN'] as const).filter((k) => config[k] !== undefined);
   out(
     [
       'HueWatch is running.',
+      ...(platform.httpUrl
+        ? [
+          `  console    ${platform.httpUrl}/   (operations centre: sign in with the operator token)`,
+          `  residents  ${platform.httpUrl}/resident.html?area=${area}`,
+        ]
+        : []),
       `  MQTT       ${platform.mqttUrl}`,
       ...(platform.wsPort !== undefined ? [`  MQTT/WS    ws://${config.HOST}:${platform.wsPort}/mqtt`] : []),
       ...(platform.httpUrl ? [`  HTTP API   ${platform.httpUrl}/api/v1/stations   (live alerts: ${platform.httpUrl}/api/v1/stream)`] : []),
       ...(platform.opsUrl ? [`  ops        ${platform.opsUrl}/health   (metrics: ${platform.opsUrl}/metrics)`] : []),
-      `  data       ${resolve(config.DATA_DIR)}   (admin token and service secrets in secrets.json)`,
+      `  tokens     ${secretsFile}: operatorToken, viewerToken, adminToken${fromEnv.length > 0 ? ` (${fromEnv.join(', ')} from the environment)` : ''}`,
       // the simulator runs beside the broker and the state database (main.ts)
       `  simulator  ${config.SIM && config.SERVICES.includes('broker') && config.SERVICES.includes('rules') ? `on, scenario "${config.SIM_SCENARIO}" at ${config.SIM_SPEED}x` : 'off'}`,
       'Ctrl-C stops it.',
     ].join('\n'),
   );
+  startLogsShown();
   await new Promise<void>((done) => {
     const onSignal = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
@@ -96,9 +126,26 @@ async function start(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The logger of `huewatch start`: until the banner is out, routine start logs (info and below) are
+ * not written, so the banner is the last thing start prints; LOG_LEVEL set by hand shows them.
+ * Logs and the banner share process.stdout, so they come out in the order they were written.
+ */
+function quietStartLogger(config: Config): { log: Logger; startLogsShown(): void } {
+  let quiet = !process.env.LOG_LEVEL;
+  const WARN = 40;
+  const log = createLogger(config.LOG_LEVEL, {
+    write(line: string) {
+      if (quiet && Number(/^\{"level":(\d+)/.exec(line)?.[1] ?? WARN) < WARN) return;
+      process.stdout.write(line);
+    },
+  });
+  return { log, startLogsShown: () => void (quiet = false) };
+}
+
 async function sim(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { url: { type: 'string' }, api: { type: 'string' }, scenario: { type: 'string' }, speed: { type: 'string' }, interval: { type: 'string' } } });
-  const config = configWith({ SIM_SCENARIO: values.scenario, SIM_SPEED: values.speed, SIM_INTERVAL_MS: values.interval });
+  const { values } = parseArgs({ args, options: { url: { type: 'string' }, api: { type: 'string' }, scenario: { type: 'string' }, speed: { type: 'string' }, interval: { type: 'string' }, faults: { type: 'string' } } });
+  const config = configWith({ SIM_SCENARIO: values.scenario, SIM_SPEED: values.speed, SIM_INTERVAL_MS: values.interval, SIM_FAULTS: values.faults });
   const log = createLogger(config.LOG_LEVEL);
   const dataDir = resolve(config.DATA_DIR);
   const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => '{}')) as { simDevices?: Record<string, string> };
@@ -108,7 +155,8 @@ async function sim(args: string[]): Promise<number> {
     // Against a platform elsewhere (e.g. the compose stack): register the simulated stations
     // through its API with the admin token; a new secret replaces any earlier one.
     secrets.simDevices = { ...secrets.simDevices };
-    for (const s of stations.filter((st) => st.kind === 'river' || st.kind === 'rain')) {
+    // every station of the catalogue, reservoirs included: a platform elsewhere has no simulated dam PLCs
+    for (const s of stations) {
       secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), { station: s.id }, undefined, values.api);
     }
   }
@@ -128,7 +176,7 @@ async function sim(args: string[]): Promise<number> {
     return 1;
   }
   const url = values.url ?? `mqtt://127.0.0.1:${config.MQTT_PORT}`;
-  const simulator = await startSimulator({ url, devices, scenario: config.SIM_SCENARIO, intervalMs: config.SIM_INTERVAL_MS, speed: config.SIM_SPEED, log });
+  const simulator = await startSimulator({ url, devices, scenario: config.SIM_SCENARIO, intervalMs: config.SIM_INTERVAL_MS, speed: config.SIM_SPEED, log, ...(config.SIM_FAULTS ? { faults: config.SIM_FAULTS } : {}) });
   const stops = [() => simulator.stop()];
   // the fleet sails only when every one of its devices has a secret here
   const sails = fleetDevices.every((d) => secrets.simDevices?.[d.id] !== undefined);
@@ -154,59 +202,105 @@ async function sim(args: string[]): Promise<number> {
 }
 
 async function device(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' }, vessel: { type: 'boolean' }, receiver: { type: 'boolean' } } });
-  const [sub, deviceId] = positionals;
-  const given = [values.station !== undefined, values.vessel === true, values.receiver === true].filter(Boolean).length;
-  if (sub !== 'add' || !deviceId || given !== 1 || values.station === '') {
-    process.stderr.write(`Usage: huewatch device add <deviceId> --station <stationId> | --vessel | --receiver\n`);
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' }, vessel: { type: 'boolean' }, receiver: { type: 'boolean' }, rotate: { type: 'boolean' } } });
+  const [sub, deviceId, ...extra] = positionals;
+  const usage = () => {
+    process.stderr.write(DEVICE_USAGE);
     return 2;
+  };
+  if (sub === 'list') {
+    if (deviceId) return usage();
+    return withDeviceAdmin(async (admin) => {
+      const devices = await admin.list();
+      out(devices.length === 0 ? 'No devices are registered.' : `${'DEVICE'.padEnd(24)} ${'FOR'.padEnd(28)} ${'STATE'.padEnd(9)} REGISTERED`);
+      for (const d of devices) out(`${d.deviceId.padEnd(24)} ${d.station.padEnd(28)} ${(d.disabled ? 'disabled' : 'enabled').padEnd(9)} ${new Date(d.createdAt).toISOString()}`);
+      return 0;
+    });
   }
+  if (!deviceId || extra.length > 0) return usage();
+  if (sub === 'disable' || sub === 'remove' || sub === 'rotate') {
+    return withDeviceAdmin(async (admin, user) => {
+      if (sub === 'disable') {
+        await admin.disable(deviceId, user);
+        out(`Disabled ${deviceId}: it is refused until "huewatch device rotate ${deviceId}" gives it a new secret.`);
+      } else if (sub === 'remove') {
+        await admin.remove(deviceId, user);
+        out(`Removed ${deviceId}: its secret is refused from now on.`);
+      } else {
+        const { secret } = await admin.rotate(deviceId, user);
+        out(`Rotated the secret of ${deviceId}: the old one is refused from now on.`);
+        out(`  MQTT password: ${secret}`);
+        out('The secret is shown only now; store it in the device.');
+      }
+      return 0;
+    });
+  }
+  const given = [values.station !== undefined, values.vessel === true, values.receiver === true].filter(Boolean).length;
+  if (sub !== 'add' || given !== 1 || values.station === '') return usage();
   // what the device is for, as kept in its record (lib/devices.ts)
   const target = values.vessel ? vesselTarget(deviceId) : values.receiver ? AIS_RECEIVER : values.station!;
+  return withDeviceAdmin(async (admin, user) => {
+    const { secret, rotated } = await admin.register(deviceId, target, user, { rotate: values.rotate === true });
+    out(`${rotated ? 'Re-registered' : 'Registered'} ${deviceId} ${values.vessel ? `as the VMS tracker of vessel ${deviceId}` : values.receiver ? 'as an AIS receiver' : `for station ${values.station}`}.`);
+    if (rotated) out('  It had a secret: that one is refused from now on.');
+    out(`  MQTT username: ${deviceId}   (client id: ${deviceId})`);
+    out(`  MQTT password: ${secret}`);
+    out(`  publish to:    huewatch/v1/${values.vessel ? 'vms' : values.receiver ? 'ais' : 'telemetry'}/${deviceId}`);
+    out('The secret is shown only now; store it in the device.');
+    return 0;
+  });
+}
+
+const DEVICE_USAGE = `Usage: huewatch device add <deviceId> --station <stationId> | --vessel | --receiver [--rotate]
+       huewatch device list
+       huewatch device disable|remove|rotate <deviceId>
+`;
+
+/**
+ * Runs `work` against the device registry: the state database itself while the platform is
+ * stopped, else the running platform's API with the admin token (the database is locked by it,
+ * or belongs to another process). Changes are audited as the OS user here, as the token's name there.
+ */
+async function withDeviceAdmin(work: (admin: DeviceAdmin, user: string) => Promise<number>): Promise<number> {
   const config = configWith({});
   const dataDir = resolve(config.DATA_DIR);
-  const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
-  const { openEmbeddedStore } = await import('../store/duckdb.ts');
-  let secret: string;
-  let store: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
-  const body = values.vessel ? { vessel: deviceId } : values.receiver ? { receiver: true as const } : { station: values.station! };
-  if (!config.SERVICES.includes('rules')) {
-    // e.g. in the compose stack's api container: the state database is the rules process's
-    secret = await registerThroughApi(config, dataDir, deviceId, body);
-  } else {
+  if (config.SERVICES.includes('rules')) {
+    const { openEmbeddedStore } = await import('../store/duckdb.ts');
+    let store: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
+    let cause: Error | undefined;
     try {
       store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: createLogger('silent') });
     } catch (err) {
-      // The database file is locked while the platform runs: register through its API instead.
-      secret = await registerThroughApi(config, dataDir, deviceId, body, err as Error);
+      cause = err as Error;
     }
-  }
-  if (store) {
-    try {
-      const register = values.vessel ? (await import('./vessels.ts')).loadVesselRegister(config.VESSELS_FILE) : undefined;
-      ({ secret } = await registerDevice(store, stations, deviceId, target, Date.now(), register && (() => register)));
-    } finally {
-      await store.close();
+    if (store) {
+      try {
+        const stations = loadStations(config.STATIONS_FILE ?? DEFAULT_STATIONS_FILE);
+        const { loadVesselRegister } = await import('./vessels.ts');
+        let register: ReturnType<typeof loadVesselRegister> | undefined;
+        const admin = createDeviceAdmin({ state: store, stations, vessels: () => (register ??= loadVesselRegister(config.VESSELS_FILE)) });
+        return await work(admin, `cli:${userInfo().username}`);
+      } finally {
+        await store.close();
+      }
     }
+    // The database file is locked while the platform runs: go through its API instead.
+    return work(deviceAdminOverApi(`http://127.0.0.1:${config.HTTP_PORT}`, await adminToken(config, dataDir, cause)), 'admin');
   }
-  out(`Registered ${deviceId} ${values.vessel ? `as the VMS tracker of vessel ${deviceId}` : values.receiver ? 'as an AIS receiver' : `for station ${values.station}`}.`);
-  out(`  MQTT username: ${deviceId}   (client id: ${deviceId})`);
-  out(`  MQTT password: ${secret!}`);
-  out(`  publish to:    huewatch/v1/${values.vessel ? 'vms' : values.receiver ? 'ais' : 'telemetry'}/${deviceId}`);
-  out('The secret is shown only now; store it in the device.');
-  return 0;
+  // e.g. in the compose stack's api container: the state database is the rules process's
+  return work(deviceAdminOverApi(`http://127.0.0.1:${config.HTTP_PORT}`, await adminToken(config, dataDir)), 'admin');
 }
 
-async function registerThroughApi(config: Config, dataDir: string, deviceId: string, target: { station: string } | { vessel: string } | { receiver: true }, cause?: Error, apiUrl = `http://127.0.0.1:${config.HTTP_PORT}`): Promise<string> {
+async function adminToken(config: Config, dataDir: string, cause?: Error): Promise<string> {
   const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => 'null')) as { adminToken?: string } | null;
   const token = config.ADMIN_TOKEN ?? secrets?.adminToken;
-  if (!token) throw new Error(cause ? `cannot open the store (${cause.message}) and no admin token to use the API` : 'ADMIN_TOKEN is needed to register devices through the API');
-  const res = await fetch(`${apiUrl.replace(/\/$/, '')}/api/v1/devices`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ deviceId, ...target }),
-  });
-  const body = (await res.json()) as { secret?: string; code?: string; message?: string };
-  if (!res.ok || !body.secret) throw Object.assign(new Error(body.message ?? `API answered ${res.status}`), { code: body.code ?? 'HW_ERR_INTERNAL' });
-  return body.secret;
+  if (!token) throw new DeviceError(ErrorCode.NOT_AUTHORIZED, cause ? `cannot open the state database (${cause.message}) and no admin token to use the API` : 'ADMIN_TOKEN is needed to manage devices through the API');
+  return token;
+}
+
+/** Registers one of the simulator's own devices on a platform elsewhere: a new secret replaces any earlier one. */
+async function registerThroughApi(config: Config, dataDir: string, deviceId: string, target: { station: string } | { vessel: string } | { receiver: true }, cause?: Error, apiUrl = `http://127.0.0.1:${config.HTTP_PORT}`): Promise<string> {
+  const station = 'station' in target ? target.station : 'vessel' in target ? vesselTarget(target.vessel) : AIS_RECEIVER;
+  const admin = deviceAdminOverApi(apiUrl, await adminToken(config, dataDir, cause));
+  return (await admin.register(deviceId, station, 'simulator', { rotate: true })).secret;
 }

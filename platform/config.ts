@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode } from '../contract/errors.ts';
+import { scenarioName } from '../firmware-sim/scenarios.ts';
+import { faultList } from '../firmware-sim/faults.ts';
 
 /**
  * Platform configuration from environment variables (documented in README and .env.example).
@@ -35,10 +37,13 @@ export const configSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(SERVICES)).min(1)),
   SIM: flag.default(true),
-  SIM_SCENARIO: z.enum(['calm', 'flood']).default('flood'),
+  /** calm, flood, or a recorded flood replayed: flood-2017, flood-2020, flood-2025 (firmware-sim/floods) */
+  SIM_SCENARIO: scenarioName.default('flood'),
   /** simulated seconds per real second: 60 plays an hour of river in a minute */
   SIM_SPEED: z.coerce.number().positive().default(60),
   SIM_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+  /** faults injected into simulated stations, `station:fault,…` (firmware-sim/faults.ts), e.g. `kim-long:stuck,rg-hue:duplicate` */
+  SIM_FAULTS: faultList.optional(),
   STATIONS_FILE: z.string().optional(),
   RULES_FILE: z.string().optional(),
   MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
@@ -114,43 +119,83 @@ export const configSchema = z.object({
 });
 export type Config = Readonly<z.output<typeof configSchema>>;
 
+/** Every configuration problem, one line each naming the key, its value and what is expected. */
 export class ConfigError extends Error {
   readonly code = ErrorCode.CONFIG_INVALID;
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
 }
 
 const SECRET_KEYS = ['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN', 'SVC_TOKEN'] as const;
+const VAPID_KEYS = ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'] as const;
+const NODERED_KEYS = ['SMS_GATEWAY_URL', 'EMAIL_API_URL'] as const;
+
+/** `A, B are unset: required when …` for the keys of `keys` that are not set (none: nothing) */
+function requiredWhen(config: Record<string, unknown>, keys: readonly string[], when: string): string[] {
+  const missing = keys.filter((k) => config[k] === undefined);
+  if (missing.length === 0) return [];
+  return [`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} unset: required when ${when}`];
+}
 
 /** Parses the environment; throws one ConfigError listing every bad key. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const relevant = Object.fromEntries(Object.keys(configSchema.shape).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
   const parsed = configSchema.safeParse(relevant);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}=${JSON.stringify(relevant[String(i.path[0])] ?? '')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    // one line per key, its first problem: zod may say several things about one value
+    const byKey = new Map<string, string>();
+    for (const i of parsed.error.issues) {
+      const key = String(i.path[0] ?? '(env)');
+      if (!byKey.has(key)) byKey.set(key, `${key}=${JSON.stringify(relevant[key] ?? '')}: ${i.message.replace(/^Invalid input: /, '')}`);
+    }
+    throw new ConfigError([...byKey.values()]);
   }
   const config = parsed.data;
   const problems: string[] = [];
-  if (config.STORE === 'influx' && !config.INFLUX_URL) problems.push('  INFLUX_URL: required when STORE=influx');
+  if (config.STORE === 'influx') problems.push(...requiredWhen(config, ['INFLUX_URL'], 'STORE=influx'));
   // The state database (DuckDB, one process per file) belongs to the process that runs the rules
   // engine; every other process reaches it over HTTP (README "Running the services apart").
   const run = new Set(config.SERVICES);
   if (!run.has('rules')) {
-    if (run.has('api') && !config.RULES_URL) problems.push('  RULES_URL: required when this process runs api without rules (the ops listener of the rules process, e.g. http://rules:8081)');
+    if (run.has('api')) problems.push(...requiredWhen(config, ['RULES_URL'], 'this process runs api without rules (the ops listener of the rules process, e.g. http://rules:8081)'));
     if ((run.has('broker') || run.has('ingest')) && !config.STATE_URL && !config.RULES_URL) {
-      problems.push('  STATE_URL: required when this process runs broker or ingest without rules (where devices are looked up, e.g. http://rules:8081)');
+      problems.push('STATE_URL is unset: required when this process runs broker or ingest without rules (where devices are looked up, e.g. http://rules:8081)');
     }
     if (config.STORE === 'embedded' && (run.has('ingest') || run.has('api'))) {
       // the readings would live in the rules process's file
-      problems.push('  STORE: a process without the rules engine has no embedded database to write or read readings; set STORE=influx');
+      problems.push('STORE="embedded": a process without the rules engine has no embedded database to write or read readings; set STORE=influx');
     }
   } else if (config.STORE === 'embedded' && !run.has('ingest')) {
-    problems.push('  STORE: rules without ingest in this process would read an embedded store that no other process can write; set STORE=influx');
+    problems.push('STORE="embedded": rules without ingest in this process would read an embedded store that no other process can write; set STORE=influx');
   }
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  // the flows send every alert to both (flows/run.ts)
+  if (config.NODERED) problems.push(...requiredWhen(config, NODERED_KEYS, 'NODERED=1 (the Node-RED flows send alerts to both)'));
   // DESIGN.md: production refuses to start with default or missing secrets.
   if (config.HUEWATCH_ENV === 'production') {
-    const missing = SECRET_KEYS.filter((k) => config[k] === undefined);
-    if (missing.length > 0) throw new ConfigError(`invalid configuration:\n${missing.map((k) => `  ${k}: required when HUEWATCH_ENV=production`).join('\n')}`);
+    problems.push(...requiredWhen(config, SECRET_KEYS, 'HUEWATCH_ENV=production'));
+    // Web Push is the API's (delivery/webpush.ts): development generates the keys, production must keep its own
+    if (run.has('api')) problems.push(...requiredWhen(config, VAPID_KEYS, 'HUEWATCH_ENV=production (Web Push keys; npx web-push generate-vapid-keys)'));
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** A file the deployment edits (rule file, Modbus map) refused with its problems' positions (lib/yaml-source.ts). */
+const sourceProblems = z.object({ problems: z.array(z.object({ file: z.string(), line: z.number(), col: z.number(), path: z.string(), message: z.string() })).min(1) });
+
+/**
+ * The lines to show for a configuration mistake, or undefined when `err` is not one: a bad
+ * environment variable (ConfigError), or a configuration file refused with its problems.
+ */
+export function configProblems(err: unknown): readonly string[] | undefined {
+  if (err instanceof ConfigError) return err.problems;
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  const isConfigCode = code === ErrorCode.CONFIG_INVALID || code === ErrorCode.RULES_INVALID;
+  const sourced = sourceProblems.safeParse(err);
+  if (sourced.success) return sourced.data.problems.map((p) => `${p.file}:${p.line}:${p.col} ${p.path ? p.path + ': ' : ''}${p.message}`);
+  if (isConfigCode) return err.message.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim());
+  return undefined;
 }

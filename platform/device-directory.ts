@@ -36,7 +36,7 @@ const MAX_ENTRIES = 50_000;
  * even when expired, and without one the lookup fails (ingest then leaves the message
  * unacknowledged, the broker refuses the connection), never guessing "unknown".
  */
-export function createDeviceDirectory(opts: DeviceDirectoryOptions): Pick<StateStore, 'getDevice'> {
+export function createDeviceDirectory(opts: DeviceDirectoryOptions): Pick<StateStore, 'getDevice'> & { forget(id: string): void } {
   const log = opts.log.child({ module: 'device-directory' });
   const now = opts.now ?? Date.now;
   const ttl = opts.ttlMs ?? 30_000;
@@ -44,6 +44,8 @@ export function createDeviceDirectory(opts: DeviceDirectoryOptions): Pick<StateS
   const base = opts.url.replace(/\/+$/, '');
   const cache = new Map<string, { rec: DeviceRecord | undefined; at: number }>();
   const inflight = new Map<string, Promise<DeviceRecord | undefined>>();
+  /** bumped by forget(): an answer asked for before a change is not cached after it */
+  let epoch = 0;
 
   async function fetchDevice(id: string): Promise<DeviceRecord | undefined> {
     const res = await fetch(`${base}/api/v1/devices/${encodeURIComponent(id)}`, {
@@ -57,6 +59,7 @@ export function createDeviceDirectory(opts: DeviceDirectoryOptions): Pick<StateS
 
   return {
     async getDevice(id: string): Promise<DeviceRecord | undefined> {
+      const asked = epoch;
       const hit = cache.get(id);
       if (hit && now() - hit.at < (hit.rec ? ttl : missTtl)) return hit.rec;
       let p = inflight.get(id);
@@ -67,7 +70,7 @@ export function createDeviceDirectory(opts: DeviceDirectoryOptions): Pick<StateS
       try {
         const rec = await p;
         if (cache.size >= MAX_ENTRIES) cache.clear();
-        cache.set(id, { rec, at: now() });
+        if (asked === epoch) cache.set(id, { rec, at: now() });
         return rec;
       } catch (err) {
         if (hit) {
@@ -76,6 +79,12 @@ export function createDeviceDirectory(opts: DeviceDirectoryOptions): Pick<StateS
         }
         throw err;
       }
+    },
+    /** The device changed (broker/auth-revocation.ts): ask STATE_URL afresh next time. */
+    forget(id: string): void {
+      epoch++;
+      cache.delete(id);
+      inflight.delete(id);
     },
   };
 }

@@ -1,29 +1,100 @@
 import { ErrorCode } from '../contract/errors.ts';
-import { hashSecret, newSecret } from '../broker/secrets.ts';
+import { hashSecret, newSecret, verifySecret } from '../broker/secrets.ts';
 import type { VesselEntry } from '../ingest/vessels/registry.ts';
-import type { StateStore } from '../store/types.ts';
+import type { Logger } from '../lib/log.ts';
+import { AUDIT_NAMESPACE } from '../rules/operator-actions.ts';
+import type { DeviceRecord, StateStore } from '../store/types.ts';
 import type { Station } from './stations.ts';
-import { AIS_RECEIVER, DeviceError, parseDeviceTarget } from '../lib/devices.ts';
+import { AIS_RECEIVER, DeviceError, parseDeviceTarget, type DeviceAdmin, type DeviceView } from '../lib/devices.ts';
 
 /** the vessel register, or a way to load it (only registering a VMS tracker needs it) */
 export type VesselLookup = { byId(id: string): VesselEntry | undefined };
 
+export interface DeviceAdminDeps {
+  state: Pick<StateStore, 'getDevice' | 'putDevice' | 'deleteDevice' | 'listDevices' | 'putJson'>;
+  stations: readonly Station[];
+  vessels?: () => VesselLookup;
+  /**
+   * Told after each change is stored, and awaited: the broker cuts the device's live session and
+   * forgets what it cached (platform/main.ts publishes the change to it).
+   */
+  onChange?: (deviceId: string) => Promise<void> | void;
+  log?: Logger;
+  clock?: { now(): number };
+}
+
 /**
- * Registers a device and returns its new secret. Only the scrypt hash is stored, so the secret
- * is shown this once (technicians copy it into the device). Registering an existing id issues a
- * new secret: the old one stops working at the device's next connect.
- *
- * `target` is a station id of the catalogue, `vessel:{registration}` (a VMS tracker: the device id
- * must be that registration, a vessel of the register that carries VMS) or `ais-receiver`.
+ * The device registry's operations (lib/devices.ts DeviceAdmin). Only the scrypt hash of a secret
+ * is stored, so a secret is shown once, when issued. Every change is audited as the operator
+ * actions are (rules/operator-actions.ts): a log line with `audit: true` and a record in the
+ * state store's `audit` namespace (who, what, when), listed by `GET /api/v1/audit`.
  */
-export async function registerDevice(
-  state: StateStore,
-  stations: readonly Station[],
-  deviceId: string,
-  target: string,
-  now: number = Date.now(),
-  vessels?: () => VesselLookup,
-): Promise<{ secret: string }> {
+export function createDeviceAdmin(d: DeviceAdminDeps): DeviceAdmin {
+  const now = () => (d.clock ?? Date).now();
+
+  async function audit(action: string, deviceId: string, user: string, extra: Record<string, unknown> = {}): Promise<void> {
+    const at = now();
+    d.log?.info({ audit: true, action, deviceId, user, ...extra }, action);
+    await d.state.putJson(AUDIT_NAMESPACE, `${String(at).padStart(15, '0')}:${deviceId}:${action}`, { action, deviceId, user, at: new Date(at).toISOString(), ...extra });
+  }
+
+  async function existing(deviceId: string): Promise<DeviceRecord> {
+    const rec = await d.state.getDevice(deviceId);
+    if (!rec) throw new DeviceError(ErrorCode.NOT_FOUND, `no device "${deviceId}"`);
+    return rec;
+  }
+
+  async function issue(rec: Omit<DeviceRecord, 'secretHash'>): Promise<string> {
+    const secret = newSecret();
+    await d.state.putDevice({ ...rec, secretHash: await hashSecret(secret) });
+    await d.onChange?.(rec.deviceId);
+    return secret;
+  }
+
+  return {
+    async register(deviceId, target, user, opts = {}) {
+      checkTarget(d.stations, deviceId, target, d.vessels);
+      const before = await d.state.getDevice(deviceId);
+      if (before && !opts.rotate) {
+        throw new DeviceError(ErrorCode.CONFLICT, `device "${deviceId}" exists (for ${before.station}); rotate its secret to replace it (huewatch device rotate ${deviceId}, or add --rotate)`);
+      }
+      const secret = await issue({ deviceId, station: target, createdAt: now(), disabled: false });
+      await audit(before ? 'device.rotate' : 'device.register', deviceId, user, { station: target, ...(before && before.station !== target ? { was: before.station } : {}) });
+      return { secret, rotated: before !== undefined };
+    },
+    async rotate(deviceId, user) {
+      const rec = await existing(deviceId);
+      const secret = await issue({ ...rec, disabled: false });
+      await audit('device.rotate', deviceId, user, { station: rec.station });
+      return { secret };
+    },
+    async disable(deviceId, user) {
+      const rec = await existing(deviceId);
+      await d.state.putDevice({ ...rec, disabled: true });
+      await d.onChange?.(deviceId);
+      await audit('device.disable', deviceId, user, { station: rec.station });
+      return view({ ...rec, disabled: true });
+    },
+    async remove(deviceId, user) {
+      const rec = await existing(deviceId);
+      await d.state.deleteDevice(deviceId);
+      await d.onChange?.(deviceId);
+      await audit('device.remove', deviceId, user, { station: rec.station });
+    },
+    async list() {
+      return (await d.state.listDevices()).map(view);
+    },
+  };
+}
+
+export const view = ({ secretHash: _hidden, ...shown }: DeviceRecord): DeviceView => shown;
+
+/**
+ * Is `target` something a device may be for? A station id of the catalogue, `vessel:{registration}`
+ * (a VMS tracker: the device id must be that registration, a vessel of the register that carries
+ * VMS) or `ais-receiver` (lib/devices.ts).
+ */
+export function checkTarget(stations: readonly Station[], deviceId: string, target: string, vessels?: () => VesselLookup): void {
   const t = parseDeviceTarget(target);
   if (t.kind === 'station' && !stations.some((s) => s.id === t.station)) {
     throw new DeviceError(ErrorCode.BAD_REQUEST, `station: no station "${t.station}" (known: ${stations.map((s) => s.id).join(', ')})`);
@@ -40,7 +111,40 @@ export async function registerDevice(
     if (!v) throw new DeviceError(ErrorCode.BAD_REQUEST, `vessel: no vessel "${t.vessel}" in the vessel register`);
     if (!v.vms) throw new DeviceError(ErrorCode.BAD_REQUEST, `vessel: the register says ${t.vessel} carries no VMS tracker (vms: false)`);
   }
-  const secret = newSecret();
-  await state.putDevice({ deviceId, station: target, secretHash: await hashSecret(secret), createdAt: now, disabled: false });
-  return { secret };
+}
+
+/**
+ * The simulator's devices and their secrets (kept in secrets.json): the platform registers a
+ * simulated device that is not in the registry, and runs one whose kept secret still opens it.
+ * A simulated id that an operator took over (registered again, rotated or disabled: the registry
+ * says so) is left alone and skipped, with one log line: the registry wins, and the rest sails.
+ */
+export async function simDeviceCredentials(
+  admin: DeviceAdmin,
+  state: Pick<StateStore, 'getDevice'>,
+  wanted: ReadonlyArray<{ id: string; target: string }>,
+  kept: { secrets: Record<string, string>; hashes: Record<string, string> },
+  log: Logger,
+): Promise<{ secrets: Record<string, string>; hashes: Record<string, string>; skipped: string[] }> {
+  const secrets: Record<string, string> = {};
+  const hashes: Record<string, string> = {};
+  const skipped: string[] = [];
+  for (const w of wanted) {
+    const rec = await state.getDevice(w.id);
+    const secret = kept.secrets[w.id];
+    if (!rec) {
+      secrets[w.id] = (await admin.register(w.id, w.target, 'simulator')).secret;
+      const issued = await state.getDevice(w.id);
+      if (issued) hashes[w.id] = issued.secretHash;
+    } else if (secret && !rec.disabled && rec.station === w.target && (rec.secretHash === kept.hashes[w.id] || (await verifySecret(secret, rec.secretHash)))) {
+      secrets[w.id] = secret;
+      hashes[w.id] = rec.secretHash;
+    } else {
+      skipped.push(w.id);
+    }
+  }
+  if (skipped.length > 0) {
+    log.warn({ skipped }, `simulator: not running ${skipped.join(', ')}: registered, rotated or disabled outside the simulator (the registry holds another secret); "huewatch device remove ID" gives the id back to the simulator`);
+  }
+  return { secrets, hashes, skipped };
 }

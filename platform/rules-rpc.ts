@@ -4,6 +4,7 @@ import type { DeclareStorm } from '../api/deps.ts';
 import type { VesselQuery } from '../ingest/vessels/service.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import type { StateStore } from '../store/types.ts';
+import type { DeviceAdmin } from '../lib/devices.ts';
 import { bearerIs, createRemote, rpcRoutes, type Remote } from './rpc.ts';
 
 /**
@@ -17,15 +18,13 @@ export const STATE_METHODS = ['getDevice', 'listDevices', 'getAlert', 'alertHist
 export type SharedState = Pick<StateStore, (typeof STATE_METHODS)[number]>;
 export const OPERATOR_METHODS = ['acknowledge', 'cancel', 'declareRelease'] as const;
 export const VESSEL_METHODS = ['list', 'get', 'track', 'declareStorm'] as const;
-export const DEVICE_METHODS = ['registerDevice'] as const;
-
-export type RegisterDevice = (deviceId: string, station: string) => Promise<{ secret: string }>;
+export const DEVICE_METHODS = ['register', 'rotate', 'disable', 'remove', 'list'] as const;
 
 export interface RulesSide {
   state: SharedState;
   operator: OperatorActions;
   vessels?: { query: VesselQuery; declareStorm: DeclareStorm };
-  registerDevice: RegisterDevice;
+  devices: DeviceAdmin;
 }
 
 /** The rules process's ops routes: the RPC targets, and the device lookup of STATE_URL. */
@@ -49,7 +48,7 @@ export function rulesOpsRoutes(app: FastifyInstance, side: RulesSide & { token: 
             },
           }
         : {}),
-      devices: { object: { registerDevice: side.registerDevice }, methods: DEVICE_METHODS },
+      devices: { object: side.devices, methods: DEVICE_METHODS },
     },
   });
 
@@ -72,6 +71,6 @@ export function remoteRules(url: string, token: string, timeoutMs?: number) {
     operator: createRemote<OperatorActions>(url, token, 'operator', OPERATOR_METHODS, o),
     vessels: { list: vessels.list, get: vessels.get, track: vessels.track },
     declareStorm: vessels.declareStorm,
-    registerDevice: createRemote<{ registerDevice: RegisterDevice }>(url, token, 'devices', DEVICE_METHODS, o).registerDevice,
+    devices: createRemote<DeviceAdmin>(url, token, 'devices', DEVICE_METHODS, o),
   };
 }

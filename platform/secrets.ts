@@ -20,6 +20,8 @@ const secretsFile = z.object({
   operatorToken: z.string().optional(),
   viewerToken: z.string().optional(),
   simDevices: z.record(z.string(), z.string()).default({}),
+  /** the registry's hash of each simulated device's secret when the simulator last ran it: unchanged means still its own, without a scrypt per device at start */
+  simDeviceHashes: z.record(z.string(), z.string()).default({}),
 });
 export type PlatformSecrets = z.infer<typeof secretsFile> & { serviceToken: string; operatorToken: string; viewerToken: string };
 
@@ -45,6 +47,7 @@ export async function loadOrCreateSecrets(dataDir: string, config: Config): Prom
     operatorToken: config.OPERATOR_TOKEN ?? kept?.operatorToken ?? generate(),
     viewerToken: config.VIEWER_TOKEN ?? kept?.viewerToken ?? generate(),
     simDevices: kept?.simDevices ?? {},
+    simDeviceHashes: kept?.simDeviceHashes ?? {},
   };
   await saveSecrets(dataDir, secrets);
   return secrets;
