@@ -1,6 +1,8 @@
 # One image for every HueWatch service; SERVICES (or huewatch start --services …) picks which.
 # tsx runs the TypeScript at run time, so it is a dependency, not a devDependency.
-FROM node:20-bookworm-slim
+# Pinned to a minor release (test/compose.test.ts refuses `latest` and untagged images); .dockerignore
+# keeps node_modules, data/ (secrets.json, the database), .env files and .git out of `COPY . .`.
+FROM node:20.20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -8,6 +10,7 @@ COPY package.json package-lock.json ./
 # registry it was made against has no others), and npm ci refuses a lock without every platform's;
 # npm install keeps the locked versions and adds this platform's binding (e.g. linux-arm64).
 RUN npm install --omit=dev --no-audit --no-fund
+# the source only: .dockerignore decides what of the checkout reaches the image
 COPY . .
 RUN useradd --system --uid 10001 huewatch && mkdir -p /data && chown huewatch /data
 USER huewatch

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dashboard, Panel } from '@grafana/schema';
+import { parse as parseYaml } from 'yaml';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import { bargauge, dashboard, influx, lit, LEVEL_COLOURS, panel, prom, PROMETHEUS, rgbHex, row, timeseries, type Step, INFLUX } from './lib.ts';
 
@@ -36,11 +37,15 @@ interface Standards {
 
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 
-export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsFile = join(CONFIG, 'vn-standards.json')): BuiltDashboard[] {
+export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsFile = join(CONFIG, 'vn-standards.json'), modbusFile = join(CONFIG, 'modbus.yaml')): BuiltDashboard[] {
   const stations = loadStations(stationsFile);
   const reservoirs = readJson<{ reservoirs: ReservoirRef[] }>(stationsFile).reservoirs;
   const std = readJson<Standards>(standardsFile);
   const byKind = (k: string) => stations.filter((s) => s.kind === k);
+  // spillway discharge is charted where a device reports it: the reservoirs whose register map
+  // (config/modbus.yaml) has a spillway register; the others' telemetry carries inflow and outflow
+  const modbus = parseYaml(readFileSync(modbusFile, 'utf8')) as { devices: Array<{ station: string; registers: Array<{ metric?: string }> }> };
+  const spillway = new Set(modbus.devices.filter((d) => d.registers.some((r) => r.metric === 'spillway')).map((d) => d.station));
   const out: BuiltDashboard[] = [];
   const add = (folder: Folder, d: Dashboard) => out.push({ folder, file: `${d.uid}.json`, dashboard: d });
 
@@ -91,13 +96,14 @@ export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsF
           thresholdStyle: 'line',
         }),
         timeseries({
-          title: `${r.name} — inflow, outflow, spillway`,
+          title: `${r.name} — inflow, outflow${spillway.has(r.id) ? ', spillway' : ''}`,
+          ...(spillway.has(r.id) ? {} : { description: 'No device of this reservoir reports its spillway discharge (config/modbus.yaml has no register map for it).' }),
           unit: 'flowcms',
           min: 0,
           targets: [
             influx('A', `SELECT mean("inflow") FROM "reservoir" ${where}`, 'inflow'),
             influx('B', `SELECT mean("outflow") FROM "reservoir" ${where}`, 'outflow'),
-            influx('C', `SELECT mean("spillway") FROM "reservoir" ${where}`, 'spillway'),
+            ...(spillway.has(r.id) ? [influx('C', `SELECT mean("spillway") FROM "reservoir" ${where}`, 'spillway')] : []),
           ],
           grid: { x: 12, y: i * 9, w: 12, h: 9 },
         }),
@@ -160,13 +166,12 @@ export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsF
         });
       }),
       timeseries({
-        title: 'Temperature, humidity and wind',
+        title: 'Temperature and humidity',
         description: `Stations: ${airStations.map((s) => s.name).join(', ')}.`,
         unit: 'celsius',
         targets: [
           influx('A', 'SELECT mean("temperature") FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', 'temperature $tag_station'),
           influx('B', 'SELECT mean("humidity") FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', 'humidity $tag_station'),
-          influx('C', 'SELECT mean("wind_speed") FROM "air" WHERE $timeFilter GROUP BY time($__interval), "station" fill(none)', 'wind $tag_station'),
         ],
         grid: { x: 0, y: 27, w: 24, h: 8 },
       }),
@@ -178,7 +183,7 @@ export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsF
   add('fisheries', dashboard({
     uid: 'huewatch-fisheries',
     title: 'Fisheries — vessel positions',
-    description: 'Latest position of each vessel (AIS and VMS) from measurement `vessel`, heading from course over ground, over the fishing zones of config/hue-sea-zones.geojson (mounted into Grafana at public/maps/). Measurement `vessel` is not written to InfluxDB yet (see dashboards/README.md).',
+    description: 'Latest position of each vessel (AIS and VMS) from measurement `vessel`, heading from course over ground, over the fishing zones of config/hue-sea-zones.geojson (mounted into Grafana at public/maps/). The rules process writes measurement `vessel` with STORE=influx (store/influx-vessels.ts).',
     tags: ['vessels', 'fisheries'],
     time: 'now-6h',
     panels: [

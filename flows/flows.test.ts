@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ describe('the Node-RED alert fan-out flows', () => {
   let platform: Platform;
   let nodered: NodeRedHandle;
   let rules: MqttClient;
+  let settings: Record<string, string>;
+  const envBefore = { ...process.env };
   const requests: Array<{ url: string; headers: IncomingHttpHeaders; body: any }> = [];
   const receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -47,8 +50,7 @@ describe('the Node-RED alert fan-out flows', () => {
     await publishEvent(rules, expired);
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-    // Node-RED reads `${VAR}` from the process environment (this test file runs in its own process)
-    Object.assign(process.env, {
+    settings = {
       MQTT_URL: platform.mqttUrl,
       MQTT_USER: 'svc-nodered',
       MQTT_PASSWORD: NODERED_SECRET,
@@ -57,8 +59,8 @@ describe('the Node-RED alert fan-out flows', () => {
       EMAIL_API_URL: `${base}/email`,
       EMAIL_API_TOKEN: 'mail-token-456',
       EMAIL_TO: 'ioc@example.vn',
-    });
-    nodered = await startNodeRed({ userDir: join(data.dir, 'nodered'), log: silentLogger() });
+    };
+    nodered = await startNodeRed({ userDir: join(data.dir, 'nodered'), log: silentLogger(), settings });
   }, 60_000);
 
   afterAll(async () => {
@@ -77,6 +79,13 @@ describe('the Node-RED alert fan-out flows', () => {
     expect(nodes.filter((n) => n.type === 'http request').map((n) => n.url)).toEqual(['${SMS_GATEWAY_URL}', '${EMAIL_API_URL}']);
     const creds = JSON.parse(readFileSync(join(FLOWS_DIR, 'flows_cred.json'), 'utf8')) as Record<string, Record<string, string>>;
     for (const c of Object.values(creds)) for (const v of Object.values(c)) expect(v === '' || /^\$\{[A-Z_]+\}$/.test(v)).toBe(true);
+  });
+
+  it('takes its settings as an object: the process environment stays as it was and no secret is written to its folder', async () => {
+    for (const k of Object.keys(settings)) expect(process.env[k], k).toBe(envBefore[k]);
+    const files = (await readdir(join(data.dir, 'nodered'), { recursive: true, withFileTypes: true })).filter((f) => f.isFile());
+    expect(files.map((f) => f.name)).toContain('flows.json');
+    for (const f of files) expect(readFileSync(join(f.parentPath, f.name), 'utf8')).not.toContain(NODERED_SECRET);
   });
 
   const sentKeys = (from = 0) => requests.slice(from).map((r) => `${r.url} ${r.body.alertId}:${r.body.eventSeq}`).sort();
@@ -121,7 +130,7 @@ describe('the Node-RED alert fan-out flows', () => {
     // its persistent session keeps the subscription: the broker queues what Node-RED misses
     const missed = kimLongAlert(Date.now(), { id: 'a-while-away', key: 'flood:phu-oc', eventSeq: 2, msgType: 'Update', area: { ...kimLongAlert().area, codes: ['phu-oc'] } });
     await publishEvent(rules, missed);
-    nodered = await startNodeRed({ userDir: join(data.dir, 'nodered'), log: silentLogger() });
+    nodered = await startNodeRed({ userDir: join(data.dir, 'nodered'), log: silentLogger(), settings });
     await waitFor(() => requests.length >= from + 2, 15_000, 'the missed alert sent');
     await new Promise((r) => setTimeout(r, 500)); // the retained copies of what it had sent arrive too, and are dropped
     expect(sentKeys(from)).toEqual(['/email a-while-away:2', '/sms a-while-away:2']);

@@ -3,21 +3,63 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 
 /**
  * Starts Node-RED 4 headless inside this process (no editor, no HTTP nodes: httpAdminRoot and
  * httpNodeRoot false), running the committed flows. The platform may start it optionally
  * (NODERED=1); docker-compose runs the same flows in the stock Node-RED image instead.
  *
- * The flows read every host and secret from the environment (`${MQTT_URL}`, `${MQTT_USER}`,
- * `${MQTT_PASSWORD}`, `${SMS_GATEWAY_URL}`, `${SMS_GATEWAY_TOKEN}`, `${EMAIL_API_URL}`,
- * `${EMAIL_API_TOKEN}`, `${EMAIL_TO}`): Node-RED substitutes whole-string `${VAR}` values in node
- * properties and in credentials. flows_cred.json is therefore kept unencrypted
- * (`credentialSecret: false`): it holds only those references, never a secret.
+ * The committed flows name every host and secret as `${VAR}` (flows/README.md). In their container
+ * Node-RED finds those in its process environment; here the platform hands them over as an object,
+ * so they become Node-RED's *global environment* instead: a `global-config` node added to the
+ * flows as Node-RED reads them (never written to disk), whose env Node-RED consults before
+ * process.env (@node-red/runtime flows/Flow.js, getSetting). The platform's own process
+ * environment is left alone, and the broker password never lands in the userDir.
  */
 
 export const FLOWS_DIR = new URL('.', import.meta.url).pathname;
+
+/** What the flows read as `${VAR}`: the broker and its svc-nodered login, the gateways. */
+export const flowSettings = z.object({
+  MQTT_URL: z.string().min(1),
+  MQTT_USER: z.string().min(1),
+  MQTT_PASSWORD: z.string().min(1),
+  SMS_GATEWAY_URL: z.url(),
+  EMAIL_API_URL: z.url(),
+  // optional: empty means no bearer token / no recipient (rather than the literal `${…}` text)
+  SMS_GATEWAY_TOKEN: z.string().default(''),
+  EMAIL_API_TOKEN: z.string().default(''),
+  EMAIL_TO: z.string().default(''),
+});
+export type FlowSettings = z.infer<typeof flowSettings>;
 export const REQUIRED_ENV = ['MQTT_URL', 'MQTT_USER', 'MQTT_PASSWORD', 'SMS_GATEWAY_URL', 'EMAIL_API_URL'] as const;
+
+/** id of the in-memory `global-config` node that carries the settings */
+const SETTINGS_NODE_ID = 'huewatch-flow-settings';
+
+interface StorageModule {
+  getFlows(): Promise<Array<{ id: string }>>;
+  saveFlows(flows: Array<{ id: string }>, user?: unknown): Promise<void>;
+}
+
+/**
+ * Node-RED's own file storage, except that the flows it reads carry the settings node, and the
+ * flows it would save (it never does without an editor) do not.
+ */
+function storageWithSettings(settings: FlowSettings): StorageModule {
+  const fileStorage = createRequire(import.meta.url)('@node-red/runtime/lib/storage/localfilesystem') as StorageModule;
+  const node = { id: SETTINGS_NODE_ID, type: 'global-config', env: Object.entries(settings).map(([name, value]) => ({ name, value, type: 'str' })) };
+  return {
+    ...fileStorage,
+    async getFlows() {
+      return [...(await fileStorage.getFlows()).filter((n) => n.id !== SETTINGS_NODE_ID), node];
+    },
+    async saveFlows(flows, user) {
+      return fileStorage.saveFlows(flows.filter((n) => n.id !== SETTINGS_NODE_ID), user);
+    },
+  };
+}
 
 /** The part of Node-RED's runtime API used here (node-red ships no TypeScript types). */
 interface NodeRedRuntime {
@@ -38,15 +80,16 @@ export interface NodeRedOptions {
   /** where flows.json and flows_cred.json are read from; default this folder */
   flowsDir?: string;
   log: Logger;
-  env?: Record<string, string | undefined>;
+  /** the values of the flows' `${VAR}`s (extra keys are ignored, so an environment object will do) */
+  settings: Record<string, string | undefined>;
 }
 
 let running = false;
 
 export async function startNodeRed(opts: NodeRedOptions): Promise<NodeRedHandle> {
-  const env = opts.env ?? process.env;
-  const missing = REQUIRED_ENV.filter((k) => !env[k]);
-  if (missing.length > 0) throw new Error(`Node-RED flows need ${missing.join(', ')} in the environment`);
+  const missing = REQUIRED_ENV.filter((k) => !opts.settings[k]);
+  if (missing.length > 0) throw new Error(`Node-RED flows need ${missing.join(', ')}`);
+  const settings = flowSettings.parse(opts.settings);
   // Node-RED's runtime is a module-level singleton: one per process.
   if (running) throw new Error('Node-RED is already running in this process');
   const log = opts.log.child({ module: 'nodered' });
@@ -68,9 +111,10 @@ export async function startNodeRed(opts: NodeRedOptions): Promise<NodeRedHandle>
   };
   // The container's settings (flows/settings.cjs: the file context store the flow relies on), with
   // no editor and no HTTP nodes here, and Node-RED's log into ours.
-  const settings = createRequire(import.meta.url)('./settings.cjs') as Record<string, unknown>;
+  const base = createRequire(import.meta.url)('./settings.cjs') as Record<string, unknown>;
   RED.init(createServer(), {
-    ...settings,
+    ...base,
+    storageModule: storageWithSettings(settings),
     userDir: opts.userDir,
     flowFile: 'flows.json',
     httpAdminRoot: false,

@@ -11,6 +11,7 @@ import { createVesselRules, type VesselRules, type VesselRulesChanges } from '..
 import type { StormAreaInput } from '../rules/vessels/storm.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { openDuckDbVesselTracks } from '../store/vessel-tracks.ts';
+import { withInfluxCopy, type InfluxTarget } from '../store/influx-vessels.ts';
 import type { StateStore } from '../store/types.ts';
 
 export const DEFAULT_VESSELS_FILE = new URL('../config/vessels.yaml', import.meta.url).pathname;
@@ -40,6 +41,8 @@ export async function startVessels(deps: {
   rulesMqtt: Bus;
   state: StateStore;
   tracksFile: string;
+  /** STORE=influx: positions are copied to InfluxDB too (measurement `vessel`, for Grafana) */
+  influxCopy?: InfluxTarget;
   vesselsFile?: string;
   log: Logger;
   metrics: Registry;
@@ -48,7 +51,8 @@ export async function startVessels(deps: {
   const log = deps.log.child({ module: 'vessels' });
   const zones = loadSeaZones(DEFAULT_SEA_ZONES_FILE);
   const registry = loadVesselRegistry(deps.vesselsFile ?? DEFAULT_VESSELS_FILE, zones.ports.map((p) => p.id));
-  const tracks = await openDuckDbVesselTracks(deps.tracksFile);
+  const file = await openDuckDbVesselTracks(deps.tracksFile);
+  const tracks = deps.influxCopy ? withInfluxCopy(file, deps.influxCopy, log, deps.metrics) : file;
   const ingest = createVesselIngest({ mqtt: deps.ingestMqtt, store: tracks, registry, log: deps.log, metrics: deps.metrics, clock: deps.clock });
   const rules = createVesselRules({ zones, registry, clock: deps.clock });
   await restoreVesselRules(rules, deps.state, deps.rulesMqtt, log);

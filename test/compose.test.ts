@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
@@ -20,6 +21,9 @@ const envExample = readFileSync(join(ROOT, '.env.example'), 'utf8');
 const documented = new Set([...envExample.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
 /** the platform's services, each a container of the one image */
 const PLATFORM = ['broker', 'ingest', 'rules', 'api'] as const;
+// CommonJS with a `default` in its typings only: loaded with require, typed from those typings
+const dockerignore = createRequire(import.meta.url)('@balena/dockerignore') as typeof import('@balena/dockerignore').default;
+const packageVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const envOf = (name: string): Record<string, string> => compose.services[name]?.environment ?? {};
 
 /** `scheme:port` pairs a service listens on, from its settings (platform) or its image's defaults. */
@@ -70,7 +74,7 @@ describe('docker-compose.yml', () => {
       const s = compose.services[name];
       expect(envOf(name).SERVICES, name).toBe(name);
       expect(s.command, name).toEqual(['start', '--no-sim']);
-      expect(s.image, name).toBe('huewatch:latest');
+      expect(s.image, name).toBe(`huewatch:${packageVersion}`);
       const probe = /fetch\('http:\/\/127\.0\.0\.1:(\d+)\/health'\)/.exec(s.healthcheck.test.join(' '));
       expect(probe, name).not.toBeNull();
       expect(listens(name), name).toContain(`http:${probe![1]}`);
@@ -182,5 +186,124 @@ describe('docker-compose.yml', () => {
     const targets = prometheus.scrape_configs.flatMap((c: Json) => c.static_configs.flatMap((sc: Json) => sc.targets as string[]));
     expect(targets.map((t: string) => t.split(':')[0]).sort()).toEqual([...PLATFORM].sort());
     for (const t of targets) expect(listens(t.split(':')[0]), t).toContain(`http:${t.split(':')[1]}`);
+  });
+});
+
+/**
+ * The image and what goes into it, checked statically: Dockerfile, docker-compose.yml and
+ * .dockerignore (Docker's own matching, via @balena/dockerignore, the matcher docker-modem uses).
+ */
+describe('the production image', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const ignoreFile = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
+  const ignored = dockerignore({ ignorecase: false }).add(ignoreFile);
+  /** a path (relative, `/`-separated) that `docker build .` sends in the context */
+  const inContext = (path: string) => !ignored.ignores(path);
+
+  /** the build context as Docker assembles it: every file of the checkout the rules keep */
+  function buildContext(dir = ROOT, prefix = ''): string[] {
+    const out: string[] = [];
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = prefix + entry.name;
+      if (entry.isDirectory()) {
+        // an ignored folder is skipped whole: exact, since every exception (`!`) names a file at the root (below)
+        if (inContext(path)) out.push(...buildContext(join(dir, entry.name), path + '/'));
+      } else if (inContext(path)) out.push(path);
+    }
+    return out;
+  }
+
+  /** repository, tag or digest of an image reference */
+  const imageRef = (ref: string) => {
+    const [name, digest] = ref.split('@');
+    const slash = name!.lastIndexOf('/');
+    const colon = name!.indexOf(':', slash + 1);
+    return { repo: colon < 0 ? name! : name!.slice(0, colon), tag: colon < 0 ? undefined : name!.slice(colon + 1), digest };
+  };
+
+  it('pins every image, the base image included, to a version or a digest: never latest, never untagged', () => {
+    const from = [...dockerfile.matchAll(/^FROM\s+(?:--platform=\S+\s+)?(\S+)/gim)].map((m) => m[1]!);
+    expect(from.length).toBeGreaterThan(0);
+    const images = [...from, ...services.filter(([, s]) => s.image).map(([, s]) => String(s.image))];
+    expect(images.length).toBeGreaterThanOrEqual(6);
+    for (const ref of images) {
+      const { tag, digest } = imageRef(ref);
+      if (digest) expect(digest, ref).toMatch(/^sha256:[0-9a-f]{64}$/);
+      else expect(tag, ref).toMatch(/^v?\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?$/); // at least major.minor
+    }
+    // the check itself refuses what it should
+    for (const bad of ['node', 'node:latest', 'influxdb:2', 'grafana/grafana:main']) expect(imageRef(bad).tag ?? '', bad).not.toMatch(/^v?\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?$/);
+    // the platform's own image is tagged with the version it is built from
+    for (const name of PLATFORM) expect(compose.services[name].image, name).toBe(`huewatch:${packageVersion}`);
+  });
+
+  it('has a healthcheck for every container: the Dockerfile for the image, the compose file per service', () => {
+    expect(dockerfile).toMatch(/^HEALTHCHECK\s+.*CMD\s+\S/m);
+    for (const [name, s] of services) {
+      const test = s.healthcheck?.test as string[] | undefined;
+      expect(test?.length, name).toBeGreaterThan(1);
+      expect(['CMD', 'CMD-SHELL'], name).toContain(test![0]);
+      expect(s.healthcheck.disable, name).toBeUndefined();
+    }
+    // and it runs as a user of its own, not root
+    expect(dockerfile).toMatch(/^USER\s+(?!root\b)\S+/m);
+  });
+
+  it('keeps every service state in a named volume at the folder the service writes', () => {
+    // where each service keeps what must outlive its container; a new service must be added here
+    const STATE: Record<string, string> = {
+      broker: '/data', // DATA_DIR: secrets.json (aedes keeps sessions and retained messages in memory)
+      ingest: '/data', // the spool
+      rules: '/data', // huewatch.duckdb, vessels.duckdb
+      api: '/data', // generated tokens, VAPID keys
+      sim: '/data', // the simulated devices' secrets
+      influxdb: '/var/lib/influxdb2',
+      grafana: '/var/lib/grafana',
+      prometheus: '/prometheus',
+      nodered: '/data', // the file context store: which alert events were sent
+    };
+    expect(Object.keys(STATE).sort()).toEqual(services.map(([name]) => name).sort());
+    for (const [name, s] of services) {
+      const mounts = (s.volumes ?? []).map((v: string) => String(v).split(':'));
+      const at = mounts.find(([, target]: string[]) => target === STATE[name]);
+      expect(at, `${name} has no volume at ${STATE[name]}`).toBeDefined();
+      expect(Object.keys(compose.volumes), `${name}: ${at!.join(':')} is a named volume`).toContain(at![0]);
+      if (s.build === '.') expect(envOf(name).DATA_DIR ?? compose['x-huewatch']?.environment?.DATA_DIR, name).toBe(STATE[name]);
+    }
+    // one volume, one owner: two containers writing one DATA_DIR would share a DuckDB file
+    const owners = new Map<string, string>();
+    for (const [name, s] of services) for (const v of s.volumes ?? []) {
+      const source = String(v).split(':')[0]!;
+      if (!(source in compose.volumes)) continue;
+      expect(owners.get(source), `${source} mounted by ${owners.get(source)} and ${name}`).toBeUndefined();
+      owners.set(source, name);
+    }
+  });
+
+  it('leaves node_modules, data/, .git, .env files and secrets out of the build context', () => {
+    // every exception names a file at the context root, so skipping an ignored folder whole is exact
+    const exceptions = ignoreFile.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('!'));
+    for (const e of exceptions) expect(e, 'an exception in .dockerignore').toMatch(/^![^/*?[\]]+$/);
+
+    const forbidden = [/(^|\/)node_modules(\/|$)/, /^data(\/|$)/, /^\.git(\/|$)/, /(^|\/)secrets\.json$/, /(^|\/)vapid\.json$/, /\.duckdb(\.wal)?$/, /(^|\/)\.env(?!\.example$)(\..*)?$/, /\.env$/];
+    const isForbidden = (p: string) => forbidden.some((re) => re.test(p));
+    // what a developer's checkout holds after `npm install && npm start`, and the usual mistakes
+    const planted = [
+      'node_modules/aedes/package.json', 'node_modules/.bin/tsx', 'flows/node_modules/x/index.js',
+      'data/secrets.json', 'data/huewatch.duckdb', 'data/vapid.json', 'data/nodered/context/global/global.json', 'data',
+      '.git/HEAD', '.git/config', '.env', 'prod.env', 'config/.env', '.env.production', 'config/secrets.json', 'spool.duckdb',
+    ];
+    for (const p of planted) expect(inContext(p), p).toBe(false);
+    expect(planted.filter((p) => p !== 'data').every(isForbidden)).toBe(true);
+
+    const context = buildContext();
+    expect(context.filter(isForbidden)).toEqual([]);
+    // and it holds what the image runs: every tracked source file but the build and CI files
+    const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean).filter((p) => existsSync(join(ROOT, p)));
+    const left = tracked.filter((p) => !context.includes(p));
+    expect(left.sort()).toEqual(['.ci/run', '.gitignore', 'Dockerfile', 'docker-compose.yml'].filter((p) => tracked.includes(p)).sort());
+    for (const p of ['package.json', 'package-lock.json', 'bin/huewatch.js', 'platform/main.ts', 'config/rules.yaml', 'flows/flows.json', '.env.example']) expect(context, p).toContain(p);
+    // the image gets its dependencies by installing them, after the lock file is copied alone
+    expect(dockerfile).toMatch(/COPY package\.json package-lock\.json \.\/\s*\n(?:#.*\n)*RUN npm install --omit=dev[^\n]*\n[\s\S]*COPY \. \./);
   });
 });

@@ -7,7 +7,7 @@ import { createGenerator } from 'ts-json-schema-generator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { buildDashboards, FOLDERS, JSON_DIR, renderDashboard } from '../dashboards/build.ts';
-import { ingestWrites, INGEST_TAGS, PENDING_WRITES } from '../dashboards/ingest-writes.ts';
+import { ingestWrites, writtenTags } from '../dashboards/ingest-writes.ts';
 import { SCHEMA_VERSION } from '../dashboards/lib.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 import type { Platform } from '../platform/main.ts';
@@ -104,10 +104,9 @@ describe('the provisioned Grafana dashboards', () => {
         const where = `${file} "${panel.title}" ${target.refId}`;
         expect(target.rawQuery, where).toBe(true);
         const { measurement, fields, filters } = influxRefs(target.query);
-        const pending = PENDING_WRITES.get(measurement);
-        const known = writes.get(measurement) ?? pending?.fields;
+        const known = writes.get(measurement);
         expect(known, `${where}: measurement "${measurement}" is written by no one`).toBeDefined();
-        const tags = pending ? pending.tags : INGEST_TAGS;
+        const tags = writtenTags(measurement);
         for (const f of fields) expect(known!.has(f), `${where}: field "${f}" of "${measurement}"`).toBe(true);
         for (const f of filters) expect(tags.includes(f) || known!.has(f), `${where}: tag "${f}" of "${measurement}"`).toBe(true);
         checked++;
@@ -116,10 +115,10 @@ describe('the provisioned Grafana dashboards', () => {
     expect(checked).toBeGreaterThan(20);
   });
 
-  it('read measurements nobody writes yet only on the fisheries map, and only while the contract lacks them', () => {
-    const writes = ingestWrites();
-    for (const m of PENDING_WRITES.keys()) expect(writes.has(m), `"${m}" is in the contract now: remove it from PENDING_WRITES`).toBe(false);
-    const users = dashboards.filter(({ d }) => targetsOf(d).some(({ target }) => target.query && PENDING_WRITES.has(influxRefs(target.query).measurement)));
+  it('read vessel positions from measurement `vessel`, tagged by vessel, as the platform writes them', () => {
+    expect([...ingestWrites().get('vessel')!].sort()).toEqual(['cog', 'heading', 'lat', 'lon', 'sog']);
+    expect(writtenTags('vessel')).toEqual(['source', 'vessel']);
+    const users = dashboards.filter(({ d }) => targetsOf(d).some(({ target }) => target.query && influxRefs(target.query).measurement === 'vessel'));
     expect(users.map(({ d }) => d.uid)).toEqual(['huewatch-fisheries']);
   });
 
