@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Station } from '../platform/stations.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import type { AlertFeed } from './alert-feed.ts';
-import type { ApiToken, Role } from './auth.ts';
+import type { DeviceStatusService } from './device-status.ts';
+import type { Access, ApiToken, AuthOptions } from './auth.ts';
 import type { PushRouteDeps } from './routes/push.ts';
 import type { VesselRouteDeps } from './routes/vessels.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
@@ -13,6 +14,8 @@ import type { WriteResult } from '../ingest/modbus/poller.ts';
 import type { CapOptions } from '../delivery/cap.ts';
 import type { DeliveryMetrics } from '../delivery/metrics.ts';
 import type { AlertEvent } from '../contract/alert.ts';
+import type { Rule } from '../rules/schema.ts';
+import type { DeviceAdmin } from '../lib/devices.ts';
 
 /*
  * What the API is built from (ApiOptions) and what its routes get (ApiDeps). Kept apart from
@@ -38,7 +41,8 @@ export interface ApiOptions {
   tokens: readonly ApiToken[];
   /** sha256 hex of the services' bearer tokens: they may read the device directory, nothing else */
   serviceTokens?: readonly string[];
-  registerDevice(deviceId: string, station: string): Promise<{ secret: string }>;
+  /** the device registry's operations (platform/devices.ts, or the rules process's over RPC) */
+  devices: DeviceAdmin;
   clock?: { now(): number };
   /** the rules engine's operator actions (in this process, or the rules process's over RPC) */
   operator?: OperatorActions;
@@ -54,11 +58,16 @@ export interface ApiOptions {
   deliveryMetrics?: DeliveryMetrics;
   /** what degrades the platform without stopping it (e.g. the store down, readings spooled): /health says so */
   degraded?: () => unknown[];
+  /** devices' online/offline state with the time of the change (api/device-status.ts) */
+  deviceStatus?: Pick<DeviceStatusService, 'list'>;
+  /** the rules in force: GET /api/v1/alerts/quality measures alerts per rule (routes/alert-quality.ts) */
+  rules?: () => readonly Rule[];
   /** web console options; the console is served at / */
   console?: { tileUrl?: string };
 }
 
 export interface ApiDeps extends Omit<ApiOptions, 'tokens' | 'clock'> {
   clock: { now(): number };
-  requireRole(role: Role): preHandlerAsyncHookHandler;
+  /** a role, or `anyone` (identifies a token holder, lets anonymous callers through) */
+  requireRole(access: Access, opts?: AuthOptions): preHandlerAsyncHookHandler;
 }

@@ -2,6 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { bearerAuth } from './auth.ts';
 import type { ApiDeps, ApiOptions } from './deps.ts';
 import { installErrorHandler } from './errors.ts';
+import { installOpenApi, withRole } from './openapi.ts';
+import { deviceStatusRoutes } from './routes/device-status.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { stationRoutes } from './routes/stations.ts';
@@ -15,6 +17,7 @@ import { manualAlertRoutes } from './routes/manual-alerts.ts';
 import { vesselRoutes } from './routes/vessels.ts';
 import { stormRoutes } from './routes/storms.ts';
 import { modbusRoutes } from './routes/modbus.ts';
+import { alertQualityRoutes } from './routes/alert-quality.ts';
 import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
 
 /** Builds the HTTP API without listening, so tests can use `app.inject()` as well as a socket. */
@@ -23,15 +26,26 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     // one line per request would drown the log; errors and audit lines are still logged
     logController: new LogController({ disableRequestLogging: true }),
   });
+  await registerApi(app, opts);
+  return app;
+}
+
+/**
+ * Installs the API's error handling, its OpenAPI document (/docs) and every route on `app`
+ * (test/openapi.test.ts adds an onRoute hook first, to hold the routes against the document).
+ */
+export async function registerApi(app: FastifyInstance, opts: ApiOptions): Promise<void> {
   installErrorHandler(app);
-  const deps: ApiDeps = { ...opts, clock: opts.clock ?? Date, requireRole: bearerAuth(opts.tokens) };
+  await installOpenApi(app);
+  const requireRole = bearerAuth(opts.tokens);
+  const deps: ApiDeps = { ...opts, clock: opts.clock ?? Date, requireRole: (access, authOpts) => withRole(requireRole(access, authOpts), access) };
 
   // 200 while degraded (the store is down and readings are spooled): restarting would not help
-  app.get('/health', async () => {
+  app.get('/health', { schema: { summary: 'Liveness: ok, or degraded with the problems (still 200)' } }, async () => {
     const problems = opts.degraded?.() ?? [];
     return { status: problems.length > 0 ? 'degraded' : 'ok', uptimeS: Math.round(process.uptime()), ...(problems.length > 0 ? { problems } : {}) };
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus text of every service in the process' } }, async (_req, reply) => {
     reply.type(opts.metrics.contentType);
     return opts.metrics.metrics();
   });
@@ -39,7 +53,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => alertRoutes(scope, deps));
   await app.register(async (scope) => streamRoutes(scope, deps));
   await app.register(async (scope) => deviceRoutes(scope, deps));
-  await app.register(async (scope) => capRoutes(scope, { state: opts.state, cap: opts.cap ?? DEFAULT_CAP_OPTIONS, clock: deps.clock, ...(opts.deliveryMetrics ? { metrics: opts.deliveryMetrics } : {}) }));
+  const { deviceStatus } = opts;
+  if (deviceStatus) await app.register(async (scope) => deviceStatusRoutes(scope, { ...deps, deviceStatus }));
+  await app.register(async (scope) => capRoutes(scope, { state: opts.state, cap: opts.cap ?? DEFAULT_CAP_OPTIONS, clock: deps.clock, requireRole: deps.requireRole, ...(opts.deliveryMetrics ? { metrics: opts.deliveryMetrics } : {}) }));
   await app.register(async (scope) => webhookRoutes(scope, { state: opts.state, requireRole: deps.requireRole }));
   await app.register(async (scope) => consoleRoutes(scope, opts.console ?? {}));
   const { operator, push, publishManualAlert, vessels, declareStorm, modbus } = opts;
@@ -49,5 +65,6 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   if (vessels) await app.register(async (scope) => vesselRoutes(scope, { vessels, clock: deps.clock, auth: deps.requireRole('viewer') }));
   if (declareStorm) await app.register(async (scope) => stormRoutes(scope, { ...deps, declareStorm }));
   if (modbus) await app.register(async (scope) => modbusRoutes(scope, { ...deps, modbus }));
-  return app;
+  const { rules } = opts;
+  if (rules) await app.register(async (scope) => alertQualityRoutes(scope, { ...deps, rules }));
 }

@@ -38,12 +38,16 @@ export const latestTsOf = (station) => {
   return ts.length ? Math.max(...ts) : undefined;
 };
 
+/** Request options with the bearer token, when there is one (alerts for operators only need it). */
+export const withToken = (token, init = {}) => (token ? { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } } : init);
+
 /**
  * The SSE alert stream (EventSource reconnects by itself and resumes with Last-Event-ID);
- * on `reset` the caller reloads the list.
+ * on `reset` the caller reloads the list. EventSource cannot send a header: a token (the IOC
+ * console's, for alerts for operators only) goes in the query (RFC 6750 §2.3).
  */
-export function openAlertStream(onAlert, onReset, onStatus = () => {}) {
-  const es = new EventSource('/api/v1/stream');
+export function openAlertStream(onAlert, onReset, onStatus = () => {}, token = '') {
+  const es = new EventSource(token ? `/api/v1/stream?access_token=${encodeURIComponent(token)}` : '/api/v1/stream');
   es.addEventListener('alert', (e) => onAlert(JSON.parse(e.data)));
   es.addEventListener('reset', () => onReset());
   es.onopen = () => onStatus(true);

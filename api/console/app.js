@@ -1,8 +1,10 @@
 // The operations console: map with station states, the live alert list with acknowledge, and
 // the chart of the selected station. Everything comes from this origin's /api/v1.
-import { AlertBook, el, getJson, latestTsOf, localTime, openAlertStream, stationState } from './api.js';
+import { AlertBook, el, getJson, latestTsOf, localTime, openAlertStream, stationState, withToken } from './api.js';
 import { drawChart } from './chart.js';
 import { createMap } from './map.js';
+import { startDevicePanel } from './devices.js';
+import { startQualityPanel } from './quality.js';
 
 const METRIC_BY_KIND = { river: ['water_level', 'm'], rain: ['rainfall', 'mm'], air: ['pm25', 'µg/m³'], reservoir: ['reservoir_level', 'm'] };
 const LATEST_POLL_MS = 15_000;
@@ -11,21 +13,25 @@ const CHART_POLL_MS = 30_000;
 /** after an alert, when its reading is surely written (group commit: tens of ms) */
 const ALERT_REDRAW_MS = 1_000;
 
-const book = new AlertBook();
+let book = new AlertBook();
+let stream;
 const latest = new Map(); // station id → newest reading time
 let stations = [];
 let map;
 let selected;
 let token = sessionStorage.getItem('huewatch-token') ?? '';
 const $ = (id) => document.getElementById(id);
+let devicePanel;
+let qualityPanel;
 
 async function main() {
   const [st, geo, cfg] = await Promise.all([getJson('/api/v1/stations'), getJson('/console-data/sea-zones.geojson'), getJson('/console-data/config.json')]);
   stations = st.body.stations;
   map = createMap($('map'), { geo: geo.body, stations, tileUrl: cfg.body.tileUrl, onSelect: select });
+  devicePanel = startDevicePanel($('devices'), $('devices-note'), () => token);
+  qualityPanel = startQualityPanel($('quality'), $('quality-note'), () => token);
   setLogin();
-  await reloadAlerts();
-  openAlertStream(onAlert, reloadAlerts, (up) => { $('stream-status').dataset.online = String(up); $('stream-status').textContent = up ? 'Trực tuyến · live' : 'Mất kết nối · reconnecting'; });
+  await watchAlerts();
   await pollLatest();
   setInterval(pollLatest, LATEST_POLL_MS);
   pollVessels();
@@ -35,8 +41,17 @@ async function main() {
   document.body.dataset.ready = 'true';
 }
 
+/** Alerts for operators only come with a token: (re)load the list and the stream as who is logged in. */
+async function watchAlerts() {
+  stream?.close();
+  book = new AlertBook();
+  await reloadAlerts();
+  stream = openAlertStream(onAlert, reloadAlerts, (up) => { $('stream-status').dataset.online = String(up); $('stream-status').textContent = up ? 'Trực tuyến · live' : 'Mất kết nối · reconnecting'; }, token);
+}
+
 async function reloadAlerts() {
-  const r = await getJson('/api/v1/alerts?status=active,acknowledged');
+  const r = await getJson('/api/v1/alerts?status=active,acknowledged', withToken(token));
+  if (r.status === 401) $('who').textContent = 'Token không hợp lệ (unknown token)';
   if (r.ok) for (const a of r.body.alerts) book.put(a);
   render();
 }
@@ -80,13 +95,23 @@ function render() {
   const open = book.open();
   $('alert-count').textContent = String(open.length);
   $('alerts').replaceChildren(...open.map((a) => el('li', { class: `alert sev-${a.severity.toLowerCase()} level-${a.level}`, 'data-alert-id': a.id, 'data-status': a.status, 'data-key': a.key },
-    el('div', { class: 'head' }, el('span', { class: 'level' }, a.level ? `BĐ${a.level}` : a.severity), el('strong', {}, a.headline.vi)),
+    el('div', { class: 'head' }, el('span', { class: 'level', title: levelLabel(a, 'en') }, levelLabel(a, 'vi')), el('strong', {}, a.headline.vi)),
     el('div', { class: 'en' }, a.headline.en),
     el('div', { class: 'meta' }, `${a.area.name.vi} · ${a.source.metric} ${a.source.value} (ngưỡng ${a.source.threshold}) · ${localTime(a.sent)} · `,
       el('span', { class: 'status' }, a.status === 'acknowledged' ? `đã xác nhận${a.operator ? ` bởi ${a.operator.user}` : ''}` : 'đang hiệu lực')),
     a.status === 'active' ? el('button', { class: 'ack', type: 'button', disabled: !token, title: token ? 'Xác nhận (acknowledge)' : 'Đăng nhập để xác nhận', onclick: () => acknowledge(a) }, 'Xác nhận · Ack') : null,
   )));
   paintStations();
+}
+
+/**
+ * The alert's level in its own hazard's words, Vietnamese first ("Báo động 2", "Mưa to", "Kém"):
+ * the name the rule file gives it, carried by the alert; an alert without one (vessels, release
+ * orders, manual alerts) shows its event.
+ */
+function levelLabel(a, lang) {
+  if (a.levelName) return a.levelName[lang];
+  return a.level ? a.event[lang] : a.severity;
 }
 
 async function acknowledge(a) {
@@ -110,6 +135,8 @@ async function acknowledge(a) {
 }
 
 function setLogin() {
+  devicePanel?.refresh();
+  qualityPanel?.refresh();
   $('token').value = '';
   $('who').textContent = token ? 'Đã đăng nhập' : '';
   $('logout-btn').hidden = !token;
@@ -118,9 +145,9 @@ function setLogin() {
     token = $('token').value.trim();
     if (token) sessionStorage.setItem('huewatch-token', token);
     setLogin();
-    render();
+    void watchAlerts();
   };
-  $('logout-btn').onclick = () => { token = ''; sessionStorage.removeItem('huewatch-token'); setLogin(); render(); };
+  $('logout-btn').onclick = () => { token = ''; sessionStorage.removeItem('huewatch-token'); setLogin(); void watchAlerts(); };
 }
 
 function select(s) {
@@ -138,7 +165,8 @@ async function drawSelected() {
   if (s !== selected) return;
   $('chart-title').textContent = `${s.name} — ${metric} (${unit}), 24 giờ qua`;
   $('chart').dataset.chartStation = s.id;
-  drawChart($('chart'), { points: r.ok ? r.body.points : [], from, to, unit, levels: s.alarmLevels ?? {} });
+  // a river's alarm levels are its "báo động" levels (Decision 05/2020/QĐ-TTg)
+  drawChart($('chart'), { points: r.ok ? r.body.points : [], from, to, unit, levels: s.alarmLevels ?? {}, levelLabel: s.kind === 'river' ? (lvl) => `BĐ${lvl}` : undefined });
 }
 
 main().catch((err) => {

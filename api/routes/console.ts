@@ -55,9 +55,11 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions =
     if (!f) return reply.code(404).send({ code: 'HW_ERR_NOT_FOUND', message: `no ${name}` });
     return reply.headers(headers(f.type)).send(f.body);
   };
-  app.get('/', send('index.html'));
-  app.get('/resident.html', send('resident.html'));
-  app.get<{ Params: { file: string } }>('/console/:file', async (req, reply) => send(req.params.file)(req, reply));
-  app.get('/console-data/sea-zones.geojson', async (_req, reply) => reply.headers(headers('application/geo+json')).send(geo));
-  app.get('/console-data/config.json', async (_req, reply) => reply.headers(headers('application/json')).send(config));
+  // static files, not API operations: left out of the OpenAPI document
+  const hidden = { schema: { hide: true } };
+  app.get('/', hidden, send('index.html'));
+  app.get('/resident.html', hidden, send('resident.html'));
+  app.get<{ Params: { file: string } }>('/console/:file', hidden, async (req, reply) => send(req.params.file)(req, reply));
+  app.get('/console-data/sea-zones.geojson', hidden, async (_req, reply) => reply.headers(headers('application/geo+json')).send(geo));
+  app.get('/console-data/config.json', hidden, async (_req, reply) => reply.headers(headers('application/json')).send(config));
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from
 import type { AlertEvent } from '../../contract/alert.ts';
 import { buildManualAlert, manualAlertBodySchema } from '../../delivery/manual-alerts.ts';
 import type { Role } from '../auth.ts';
-import { parseInput } from '../errors.ts';
+import { zodRoutes } from '../openapi.ts';
 
 export interface ManualAlertRouteDeps {
   requireRole(role: Role): preHandlerAsyncHookHandler;
@@ -13,10 +13,14 @@ export interface ManualAlertRouteDeps {
 }
 
 /** `POST /api/v1/alerts` (operator): a manual alert, e.g. an evacuation order, on the alerts path. */
-export async function manualAlertRoutes(app: FastifyInstance, deps: ManualAlertRouteDeps) {
+export async function manualAlertRoutes(fastify: FastifyInstance, deps: ManualAlertRouteDeps) {
+  const app = zodRoutes(fastify);
   const clock = deps.clock ?? Date;
-  app.post('/api/v1/alerts', { preHandler: deps.requireRole('operator') }, async (req, reply) => {
-    const body = parseInput(manualAlertBodySchema, req.body);
+  app.post('/api/v1/alerts', {
+    preHandler: deps.requireRole('operator'),
+    schema: { summary: 'Send a manual alert, e.g. an evacuation order (operator)', tags: ['operator'], body: manualAlertBodySchema },
+  }, async (req, reply) => {
+    const body = req.body;
     const user = deps.identify?.(req) ?? req.principal?.name ?? 'operator';
     const event = buildManualAlert(body, { user, now: clock.now() });
     await deps.publishManualAlert(event);

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ModbusError, ModbusErrorCode } from '../../ingest/modbus/errors.ts';
-import { parseInput } from '../errors.ts';
 import type { ApiDeps, ModbusRouteDeps } from '../deps.ts';
+import { zodRoutes } from '../openapi.ts';
 
 const body = z.object({ value: z.number().finite() });
 
@@ -20,9 +20,13 @@ const STATUS: Partial<Record<string, number>> = {
  * writable, such as a PLC's reporting interval. Gate registers are never writable (the map loader
  * and the poller both refuse them). Audited.
  */
-export async function modbusRoutes(app: FastifyInstance, deps: ApiDeps & { modbus: ModbusRouteDeps }) {
-  app.post<{ Params: { deviceId: string; name: string } }>('/api/v1/modbus/:deviceId/registers/:name', { preHandler: deps.requireRole('admin') }, async (req, reply) => {
-    const { value } = parseInput(body, req.body);
+export async function modbusRoutes(fastify: FastifyInstance, deps: ApiDeps & { modbus: ModbusRouteDeps }) {
+  const app = zodRoutes(fastify);
+  app.post('/api/v1/modbus/:deviceId/registers/:name', {
+    preHandler: deps.requireRole('admin'),
+    schema: { summary: 'Write a register the map marks writable (admin, audited)', tags: ['modbus'], params: z.object({ deviceId: z.string(), name: z.string().describe('register name') }), body },
+  }, async (req, reply) => {
+    const { value } = req.body;
     try {
       const result = await deps.modbus.writeRegister(req.params.deviceId, req.params.name, value);
       req.log.info({ audit: true, action: 'modbus.write', by: req.principal?.name, ...result }, 'register written');

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode, metricName } from '../../contract/index.ts';
 import { AGGREGATES } from '../../store/types.ts';
-import { ApiError, parseInput } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import { duration, instant } from '../query.ts';
 import type { ApiDeps } from '../deps.ts';
+import { zodRoutes } from '../openapi.ts';
 
 /** Raw ranges longer than this must be aggregated: a browser cannot draw more, and it bounds the reply. */
 export const MAX_SERIES_POINTS = 20_000;
@@ -17,7 +18,10 @@ const seriesQuery = z.object({
   fn: z.enum(AGGREGATES).optional(),
 });
 
-export async function stationRoutes(app: FastifyInstance, deps: ApiDeps) {
+const stationParams = z.object({ id: z.string().describe('station id, e.g. kim-long') });
+
+export async function stationRoutes(fastify: FastifyInstance, deps: ApiDeps) {
+  const app = zodRoutes(fastify);
   const byId = new Map(deps.stations.map((s) => [s.id, s]));
   const stationOr404 = (id: string) => {
     const s = byId.get(id);
@@ -25,9 +29,9 @@ export async function stationRoutes(app: FastifyInstance, deps: ApiDeps) {
     return s;
   };
 
-  app.get('/api/v1/stations', async () => ({ stations: deps.stations }));
+  app.get('/api/v1/stations', { schema: { summary: 'The station catalogue', tags: ['stations'] } }, async () => ({ stations: deps.stations }));
 
-  app.get<{ Params: { id: string } }>('/api/v1/stations/:id', async (req) => {
+  app.get('/api/v1/stations/:id', { schema: { summary: 'A station with the latest value of each metric', tags: ['stations'], params: stationParams } }, async (req) => {
     const station = stationOr404(req.params.id);
     const latest = await deps.store.latest(station.id);
     return {
@@ -38,9 +42,11 @@ export async function stationRoutes(app: FastifyInstance, deps: ApiDeps) {
     };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/stations/:id/series', async (req) => {
+  app.get('/api/v1/stations/:id/series', {
+    schema: { summary: 'A range of one metric, raw or aggregated (every, fn)', tags: ['stations'], params: stationParams, querystring: seriesQuery },
+  }, async (req) => {
     const station = stationOr404(req.params.id);
-    const q = parseInput(seriesQuery, req.query);
+    const q = req.query;
     const to = q.to ?? deps.clock.now();
     const from = q.from ?? to - 24 * 3_600_000;
     if (from >= to) throw new ApiError(400, ErrorCode.BAD_REQUEST, 'from: must be before to');

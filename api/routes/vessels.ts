@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { ErrorCode } from '../../contract/errors.ts';
 import type { VesselQuery } from '../../ingest/vessels/service.ts';
 import type { VesselPosition } from '../../store/types.ts';
-import { ApiError, parseInput } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import { instant } from '../query.ts';
+import { zodRoutes } from '../openapi.ts';
 
 /** A track longer than this must be asked for in pieces: it bounds the reply. */
 export const MAX_TRACK_POINTS = 20_000;
@@ -45,25 +46,27 @@ const positionJson = (p: VesselPosition) => ({
  * `GET /api/v1/vessels/:id/track?from&to` (a GeoJSON Feature, LineString in [lon, lat] order,
  * RFC 7946 §3.1.4; with fewer than two fixes the geometry is null, since a LineString needs two).
  */
-export async function vesselRoutes(app: FastifyInstance, deps: VesselRouteDeps) {
+export async function vesselRoutes(fastify: FastifyInstance, deps: VesselRouteDeps) {
+  const app = zodRoutes(fastify);
   const clock = deps.clock ?? Date;
   const opts = deps.auth ? { preHandler: deps.auth } : {};
+  const vesselParams = z.object({ id: z.string().describe('vessel id: its registration number or MMSI') });
 
-  app.get('/api/v1/vessels', opts, async (req) => {
-    const q = parseInput(listQuery, req.query);
+  app.get('/api/v1/vessels', { ...opts, schema: { summary: 'Latest position of each vessel (bbox, since)', tags: ['vessels'], querystring: listQuery } }, async (req) => {
+    const q = req.query;
     const vessels = await deps.vessels.list({ ...(q.bbox ? { bbox: q.bbox } : {}), ...(q.since !== undefined ? { since: q.since } : {}) });
     vessels.sort((a, b) => a.vesselId.localeCompare(b.vesselId));
     return { count: vessels.length, vessels: vessels.map((v) => ({ ...v.info, position: positionJson(v) })) };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/vessels/:id', opts, async (req) => {
+  app.get('/api/v1/vessels/:id', { ...opts, schema: { summary: 'A vessel with its latest position', tags: ['vessels'], params: vesselParams } }, async (req) => {
     const v = await deps.vessels.get(req.params.id);
     if (!v) throw new ApiError(404, ErrorCode.NOT_FOUND, `no vessel "${req.params.id}"`);
     return { ...v.info, position: v.position ? positionJson(v.position) : null };
   });
 
-  app.get<{ Params: { id: string } }>('/api/v1/vessels/:id/track', opts, async (req) => {
-    const q = parseInput(trackQuery, req.query);
+  app.get('/api/v1/vessels/:id/track', { ...opts, schema: { summary: 'A vessel\'s track as a GeoJSON LineString Feature (from, to)', tags: ['vessels'], params: vesselParams, querystring: trackQuery } }, async (req) => {
+    const q = req.query;
     if (!(await deps.vessels.get(req.params.id))) throw new ApiError(404, ErrorCode.NOT_FOUND, `no vessel "${req.params.id}"`);
     const to = q.to ?? clock.now();
     const from = q.from ?? to - DEFAULT_TRACK_MS;

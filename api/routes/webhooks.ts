@@ -10,7 +10,7 @@ export interface WebhookRouteDeps {
 
 /** `GET /api/v1/webhooks/dead-letters` (admin): deliveries given up on, oldest first. */
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps) {
-  app.get('/api/v1/webhooks/dead-letters', { preHandler: deps.requireRole('admin') }, async () => ({
+  app.get('/api/v1/webhooks/dead-letters', { preHandler: deps.requireRole('admin'), schema: { summary: 'Webhook deliveries given up on, oldest first (admin)', tags: ['delivery'] } }, async () => ({
     deadLetters: await listDeadLetters(deps.state),
   }));
 }
