@@ -4,6 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createAlertFeed } from '../api/alert-feed.ts';
+import { createDeviceStatus } from '../api/device-status.ts';
 import { sha256Hex } from '../api/auth.ts';
 import { buildApi } from '../api/server.ts';
 import { createBrokerServer } from '../broker/server.ts';
@@ -17,9 +18,10 @@ import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { loadRuleFile } from '../rules/load.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { openTimeSeries } from '../store/open.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import { createDeviceDirectory } from './device-directory.ts';
-import { registerDevice } from './devices.ts';
+import { createDeviceAdmin, simDeviceCredentials } from './devices.ts';
+import { deviceChangedTopic } from '../broker/auth-revocation.ts';
 import { loadOrCreateSecrets, saveSecrets } from './secrets.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
 import { DEFAULT_SEA_ZONES_FILE, loadVesselRegister, startVessels, type VesselServices } from './vessels.ts';
@@ -119,7 +121,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       stops.push(() => bus.close());
       mqttUrl = `mqtt://${config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST}:${mqttPort}`;
     }
-    if (!mqttUrl) throw new Error('MQTT_URL: required when this process does not run the broker');
+    if (!mqttUrl) throw new ConfigError(['MQTT_URL is unset: required when this process does not run the broker']);
 
     // manualConnect: the caller connects in its start(), after installing its message handler: a
     // resumed persistent session delivers queued messages right after CONNACK, and MQTT.js acks
@@ -155,6 +157,8 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         bus: localBus ?? ingestMqtt!,
         ...(ingestMqtt ? { mqtt: ingestMqtt } : {}),
         ...(rulesHere ? { observe: (obs) => rulesHere.observe(obs) } : {}),
+        // the duplicate check by seq survives a restart: warmed from the readings stored (embedded store)
+        ...(config.STORE === 'embedded' && local ? { sequenced: local } : {}),
       });
     }
     if (engine) {
@@ -194,6 +198,8 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         rulesMqtt,
         state: local,
         tracksFile: join(dataDir, 'vessels.duckdb'),
+        // the fisheries dashboard reads positions from InfluxDB (store/influx-vessels.ts)
+        ...(config.STORE === 'influx' ? { influxCopy: { url: config.INFLUX_URL!, token: config.INFLUX_TOKEN, org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET } } : {}),
         vesselsFile: config.VESSELS_FILE,
         log,
         metrics,
@@ -204,7 +210,14 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     // the vessel register: VMS trackers are registered against it (loaded when first needed)
     let register: VesselRegistry | undefined;
     const vesselRegister = () => (register ??= vessels?.registry ?? loadVesselRegister(config.VESSELS_FILE));
-    const registerHere = (deviceId: string, station: string) => registerDevice(local!, stations, deviceId, station, clock.now(), vesselRegister);
+    // the device registry lives with the state database; each change is announced to the broker,
+    // which cuts the device's session (broker/auth-revocation.ts), over the bus or the wire alike
+    const deviceAdmin = local
+      ? createDeviceAdmin({
+        state: local, stations, vessels: vesselRegister, log, clock,
+        onChange: async (id) => void (await rulesBus!.publishAsync(deviceChangedTopic(id), '', { qos: 1 })),
+      })
+      : undefined;
     let httpUrl: string | undefined;
     if (run.has('api')) {
       const state = shared!;
@@ -231,11 +244,16 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       const publishManualAlert = createManualAlertPublisher({ mqtt: manualMqtt, state });
       await feed.start();
       stops.push(() => feed.stop());
+      // devices' online/offline from their retained status and last wills (api/device-status.ts)
+      const deviceStatus = createDeviceStatus({ mqtt: await busFor('api', '-status'), state, log, clock });
+      await deviceStatus.start();
+      stops.push(() => deviceStatus.stop());
       const app = await buildApi({
         store: series!.reads,
         state,
         stations,
         feed,
+        deviceStatus,
         metrics,
         log,
         clock,
@@ -256,7 +274,8 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         cap: { ...DEFAULT_CAP_OPTIONS, ...(config.CAP_SENDER ? { sender: config.CAP_SENDER } : {}), baseUrl: config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.HTTP_PORT}` },
         console: config.CONSOLE_TILE_URL ? { tileUrl: config.CONSOLE_TILE_URL } : {},
         serviceTokens: [sha256Hex(secrets.serviceToken)],
-        registerDevice: remote?.registerDevice ?? registerHere,
+        rules: () => rules.rules,
+        devices: remote?.devices ?? deviceAdmin!,
       });
       await app.listen({ host: config.HOST, port: config.HTTP_PORT });
       stops.push(() => app.close());
@@ -266,12 +285,22 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     }
 
     if (config.NODERED) {
-      // The committed flows (flows/) fan alerts out to SMS and e-mail; they read their broker and
-      // endpoints from the environment, as they do in their own container.
+      // The committed flows (flows/) fan alerts out to SMS and e-mail. Their `${VAR}`s are handed
+      // over here (Node-RED's global environment, flows/run.ts), not through process.env: this
+      // broker, Node-RED's service account, the gateways; the optional tokens and recipient as set.
       const nodered = await startNodeRed({
         userDir: join(dataDir, 'nodered'),
         log,
-        env: { ...process.env, MQTT_URL: mqttUrl, MQTT_USER: 'svc-nodered', MQTT_PASSWORD: secrets.services.nodered, SMS_GATEWAY_URL: config.SMS_GATEWAY_URL, EMAIL_API_URL: config.EMAIL_API_URL },
+        settings: {
+          SMS_GATEWAY_TOKEN: process.env.SMS_GATEWAY_TOKEN,
+          EMAIL_API_TOKEN: process.env.EMAIL_API_TOKEN,
+          EMAIL_TO: process.env.EMAIL_TO,
+          MQTT_URL: mqttUrl,
+          MQTT_USER: 'svc-nodered',
+          MQTT_PASSWORD: secrets.services.nodered,
+          SMS_GATEWAY_URL: config.SMS_GATEWAY_URL,
+          EMAIL_API_URL: config.EMAIL_API_URL,
+        },
       });
       stops.push(() => nodered.stop());
     }
@@ -280,41 +309,47 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       const store = local;
       // Simulated devices are registered like real ones, with their secrets kept in the data dir:
       // the stations' sensors, and the fishing fleet's AIS receiver and VMS trackers.
-      const simStations = stations.filter((s) => s.kind === 'river' || s.kind === 'rain');
+      // every station of the catalogue reports (none stays grey on the console): over MQTT, but
+      // for the reservoirs whose dam PLC the Modbus simulator answers (platform/modbus.ts)
+      const onModbus = new Set(modbus?.simulatedStations ?? []);
+      const simStations = stations.filter((s) => !onModbus.has(s.id));
       const fleetVessels = vesselRegister().vessels;
       const simDevices = [
         ...simStations.map((s) => ({ id: simDeviceId(s.id), target: s.id })),
         ...simFleetDevices(fleetVessels).map((d) => ({ id: d.id, target: d.vessel ? vesselTarget(d.vessel) : AIS_RECEIVER })),
       ];
-      for (const d of simDevices) {
-        const rec = await store.getDevice(d.id);
-        if (!secrets.simDevices[d.id] || !rec || rec.station !== d.target) {
-          secrets.simDevices[d.id] = (await registerDevice(store, stations, d.id, d.target, clock.now(), vesselRegister)).secret;
-        }
-      }
+      // a simulated id an operator took over is skipped, not taken back (platform/devices.ts)
+      const { secrets: running, hashes, skipped } = await simDeviceCredentials(deviceAdmin!, store, simDevices.map((d) => ({ id: d.id, target: d.target })), { secrets: secrets.simDevices, hashes: secrets.simDeviceHashes }, log);
+      secrets.simDevices = { ...secrets.simDevices, ...running };
+      secrets.simDeviceHashes = { ...secrets.simDeviceHashes, ...hashes };
       await saveSecrets(dataDir, secrets);
       const sim = await startSimulator({
         url: mqttUrl,
-        devices: simStations.map((s) => ({ deviceId: simDeviceId(s.id), secret: secrets.simDevices[simDeviceId(s.id)]!, station: s })),
+        devices: simStations.filter((s) => running[simDeviceId(s.id)]).map((s) => ({ deviceId: simDeviceId(s.id), secret: running[simDeviceId(s.id)]!, station: s })),
         scenario: config.SIM_SCENARIO,
         intervalMs: config.SIM_INTERVAL_MS,
         speed: config.SIM_SPEED,
         log,
+        clock,
+        ...(config.SIM_FAULTS ? { faults: config.SIM_FAULTS } : {}),
       });
       stops.push(() => sim.stop());
 
-      const fleet = await startVesselFleet({
-        url: mqttUrl,
-        receiverId: SIM_AIS_RECEIVER,
-        secretOf: (id) => secrets.simDevices[id]!,
-        vessels: fleetVessels,
-        ports: loadSeaZones(DEFAULT_SEA_ZONES_FILE).ports,
-        intervalMs: config.SIM_INTERVAL_MS,
-        speed: config.SIM_SPEED,
-        log,
-        clock,
-      });
-      stops.push(() => fleet.stop());
+      // without its shore receiver the fleet cannot sail; a vessel whose tracker was taken over sails on AIS alone
+      if (running[SIM_AIS_RECEIVER]) {
+        const fleet = await startVesselFleet({
+          url: mqttUrl,
+          receiverId: SIM_AIS_RECEIVER,
+          secretOf: (id) => running[id]!,
+          vessels: fleetVessels.map((v) => (skipped.includes(v.id) ? { ...v, vms: false } : v)),
+          ports: loadSeaZones(DEFAULT_SEA_ZONES_FILE).ports,
+          intervalMs: config.SIM_INTERVAL_MS,
+          speed: config.SIM_SPEED,
+          log,
+          clock,
+        });
+        stops.push(() => fleet.stop());
+      }
     }
 
     let opsUrl: string | undefined;
@@ -328,7 +363,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
         services: config.SERVICES,
         problems: () => clients.filter((c) => !c.connected).map((c) => `MQTT ${c.options.clientId} is not connected`),
         degraded: () => series?.problems() ?? [],
-        ...(local ? { routes: (app) => rulesOpsRoutes(app, { token: secrets.serviceToken, state: local, operator: operator!, ...(vessels ? { vessels } : {}), registerDevice: registerHere }) } : {}),
+        ...(local ? { routes: (app) => rulesOpsRoutes(app, { token: secrets.serviceToken, state: local, operator: operator!, ...(vessels ? { vessels } : {}), devices: deviceAdmin! }) } : {}),
       });
       stops.push(() => ops.close());
       opsUrl = ops.url;
