@@ -78,8 +78,9 @@ export async function startLibmodbusServer(binary: string, mode: 'tcp' | 'rtu', 
   if (mode === 'tcp') {
     // it prints nothing useful on readiness: wait until the port accepts (bounded), without
     // connecting (it accepts exactly one client): probe by binding the same port instead.
+    // 20 s: under the full suite's parallel load the exec alone has taken over 5 s
     const port = Number(env.UT_PORT);
-    const end = Date.now() + 5_000;
+    const end = Date.now() + 20_000;
     for (;;) {
       const busy = await new Promise<boolean>((resolve) => {
         const srv = createServer();
@@ -87,7 +88,8 @@ export async function startLibmodbusServer(binary: string, mode: 'tcp' | 'rtu', 
         srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
       });
       if (busy) break;
-      if (Date.now() > end) throw new Error('libmodbus unit-test-server did not listen in 5 s');
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`libmodbus unit-test-server exited (${proc.exitCode ?? proc.signalCode}) before it listened`);
+      if (Date.now() > end) throw new Error('libmodbus unit-test-server did not listen in 20 s');
       await new Promise((r) => setTimeout(r, 20));
     }
   } else await new Promise((r) => setTimeout(r, 200));
