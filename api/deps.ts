@@ -1,7 +1,7 @@
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import type { AlertFeed } from './alert-feed.ts';
 import type { DeviceStatusService } from './device-status.ts';

@@ -5,3 +5,4 @@ export * from './telemetry.ts';
 export * from './status.ts';
 export * from './obs.ts';
 export * from './alert.ts';
+export * from './station.ts';

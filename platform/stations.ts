@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ErrorCode } from '../contract/errors.ts';
+import type { Station } from '../contract/station.ts';
+import { describeProblems, parseYamlSource, readSource, type SourceProblem } from '../lib/yaml-source.ts';
+
+export { stationKind, type Station, type StationKind } from '../contract/station.ts';
 
 /**
  * The station catalogue, read from the Huế reference file (config/hue-stations.json, copied from
- * the hydro-met reference data). Every part that needs a station's name, place or area reads it
- * from here. Area codes are the codes alerts are published under (`huewatch/v1/alerts/{areaCode}/…`);
- * until the commune register is wired in, a station's area code is its own id.
+ * the hydro-met reference data; STATIONS_FILE). Every part that needs a station's name, place or
+ * area takes it from here (the type is contract/station.ts).
  */
 const point = { id: z.string(), name: z.string(), lat: z.number(), lon: z.number() };
 const referenceFile = z.object({
@@ -15,31 +18,33 @@ const referenceFile = z.object({
   reservoirs: z.array(z.object({ ...point, river: z.string(), normal_level_m: z.number().optional(), dead_level_m: z.number().optional() }).loose()),
 });
 
-export const stationKind = z.enum(['river', 'rain', 'air', 'reservoir']);
-export type StationKind = z.infer<typeof stationKind>;
-
-export interface Station {
-  id: string;
-  name: string;
-  kind: StationKind;
-  lat: number;
-  lon: number;
-  areaCode: string;
-  areaName: string;
-  /** river stations: flood alarm levels in metres by level number (Decision 05/2020/QĐ-TTg) */
-  alarmLevels: Record<string, number>;
-  river?: string;
+/** A catalogue that cannot be used: each problem with its place in the file (`file:line:col path: message`). */
+export class StationFileError extends Error {
+  readonly code = ErrorCode.CONFIG_INVALID;
+  constructor(file: string, readonly problems: readonly SourceProblem[]) {
+    super(describeProblems('station catalogue', file, problems));
+    this.name = 'StationFileError';
+  }
 }
 
 export function loadStations(file: string): Station[] {
-  const ref = referenceFile.parse(JSON.parse(readFileSync(file, 'utf8')));
-  const stations: Station[] = [
+  const source = readSource(file);
+  if ('problem' in source) throw new StationFileError(file, [source.problem]);
+  // JSON is YAML: the YAML reader keeps positions, so a mistake is named with its line
+  const src = parseYamlSource(source.text, file);
+  if (src.syntaxErrors.length > 0) throw new StationFileError(file, src.syntaxErrors);
+  const parsed = referenceFile.safeParse(src.data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) src.reportIssue(issue);
+    throw new StationFileError(file, src.sorted());
+  }
+  const ref = parsed.data;
+  return [
     ...ref.river_stations.map((s) => ({ id: s.id, name: s.name, kind: 'river' as const, lat: s.lat, lon: s.lon, areaCode: s.id, areaName: s.commune, alarmLevels: s.alarm_levels_m, river: s.river })),
     ...ref.rain_gauges.map((s) => ({ id: s.id, name: s.name, kind: 'rain' as const, lat: s.lat, lon: s.lon, areaCode: s.id, areaName: s.name, alarmLevels: {} })),
     ...ref.air_quality_stations.map((s) => ({ id: s.id, name: s.name, kind: 'air' as const, lat: s.lat, lon: s.lon, areaCode: s.id, areaName: s.name, alarmLevels: {} })),
     ...ref.reservoirs.map((s) => ({ id: s.id, name: s.name, kind: 'reservoir' as const, lat: s.lat, lon: s.lon, areaCode: s.id, areaName: s.name, alarmLevels: {}, river: s.river })),
   ];
-  return stations;
 }
 
 export const DEFAULT_STATIONS_FILE = new URL('../config/hue-stations.json', import.meta.url).pathname;

@@ -1,7 +1,7 @@
 import type { Severity } from '../contract/alert.ts';
 import type { RainWindowReading } from './rainfall.ts';
 import { isMetric, METRICS } from '../contract/metrics.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import type { LevelTransition } from './level.ts';
 import type { Rule, TemplateVar, TextOverrides } from './schema.ts';
 import { ACTIVE, FLOOD_INSTRUCTION, RESOLVED, RESOLVED_LEVEL, TREND, windowText, type AlertTexts, type Lang, type Texts } from './texts.ts';

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { alertEvent, type AlertEvent, type Severity } from '../contract/alert.ts';
 import type { Bus } from '../contract/bus.ts';
 import { OPERATORS_AREA, topics } from '../contract/topics.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import { alertTexts, defaultSeverity, nextSeverity } from './alert-text.ts';
 import type { Outcome } from './dispatch.ts';
 import type { LevelTransition } from './level.ts';

@@ -6,7 +6,7 @@ import { qualityOf } from '../contract/metrics.ts';
 import { observation, type Observation } from '../contract/obs.ts';
 import { parseTopic, subscriptions, topics } from '../contract/topics.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import { ackEscalationEvent, buildRuleEvent, uuidFor, isOpen, isoSeconds, publishEvent, restyle, staleEvent } from './alerts.ts';
 import { describeResult, evaluateResult, windowNeeds, type EvalContext, type Outcome } from './dispatch.ts';

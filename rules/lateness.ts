@@ -1,4 +1,4 @@
-import type { StationKind } from '../platform/stations.ts';
+import type { StationKind } from '../contract/station.ts';
 import type { LevelResult, LevelState } from './level.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../contract/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import { deepFreeze, describeProblems, parseYamlSource, readSource, type SourceProblem } from '../lib/yaml-source.ts';
 import { rainScale } from './rainfall.ts';
 import { alertKey, anyRule, ruleFile, type RawRule, type Rule, type RuleSet } from './schema.ts';

@@ -1,7 +1,7 @@
 import type { AlertEvent } from '../contract/alert.ts';
 import { ErrorCode } from '../contract/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import type { StateStore } from '../store/types.ts';
 import { isOpen, isoSeconds, restyle } from './alerts.ts';
 import type { RuleRecord } from './record.ts';

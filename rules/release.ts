@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { alertEvent, type AlertEvent } from '../contract/alert.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import { formatNumber, localTime } from './alert-text.ts';
 import { isOpen, isoSeconds } from './alerts.ts';
 import { alertKey, type ReleaseRule } from './schema.ts';

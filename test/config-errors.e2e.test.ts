@@ -55,4 +55,11 @@ describe('a configuration mistake at start', () => {
     refusedWith(await start({ RULES_FILE: bad }), new RegExp(`^huewatch: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+ YAML `));
     refusedWith(await start({ RULES_FILE: join(data.dir, 'nowhere.yaml') }), /^huewatch: .*nowhere\.yaml:1:1 cannot read: ENOENT/);
   });
+
+  it('a wrong or missing station catalogue names file:line:col and the key in it', async () => {
+    const bad = join(data.dir, 'stations.json');
+    await writeFile(bad, JSON.stringify({ river_stations: [{ id: 'kim-long', name: 'Kim Long', lat: '16.46', lon: 107.56, river: 'Hương', commune: 'Kim Long', alarm_levels_m: { 1: 1 } }], rain_gauges: [], air_quality_stations: [], reservoirs: [] }, null, 2));
+    refusedWith(await start({ STATIONS_FILE: bad }), /^huewatch: .*stations\.json:\d+:\d+ river_stations\[0\]\.lat: expected number, received string$/);
+    refusedWith(await start({ STATIONS_FILE: join(data.dir, 'none.json') }), /^huewatch: .*none\.json:1:1 cannot read: ENOENT/);
+  });
 });
