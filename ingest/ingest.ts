@@ -172,7 +172,7 @@ export function createIngest(deps: IngestDeps) {
     if (!deps.sequenced) return;
     const at = now();
     try {
-      const rows = await deps.sequenced.sequencedSince(at - dedupe.windowMs);
+      const rows = await deps.sequenced.sequencedSince(at - dedupe.windowMs, dedupe.capacity);
       // one reading per (device, seq, ts): its metrics were stored as rows
       const byReading = new Map<string, { device: string; reading: Reading }>();
       for (const r of rows) {

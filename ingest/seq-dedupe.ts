@@ -61,6 +61,11 @@ export class SeqDedupe {
     return this.#windowMs;
   }
 
+  /** seqs remembered at most, over all devices */
+  get capacity(): number {
+    return this.#total;
+  }
+
   /** seqs remembered now, over all devices */
   get size(): number {
     return this.#size;

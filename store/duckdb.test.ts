@@ -53,6 +53,21 @@ describe('the embedded store keeps platform state', () => {
     await store.close();
   });
 
+  it('lists what devices sent with a seq since a time (the duplicate check of ingest warms from it), the newest within a limit', async () => {
+    const row = (station: string, metric: StoredReading['metric'], ts: number, value: number, seq?: number, device = `${station}-dev`): StoredReading =>
+      ({ station, device, metric, ts, value, quality: 'ok', ...(seq === undefined ? {} : { seq }) });
+    await store.writeReadings([
+      row('kim-long', 'water_level', T0, 2.0, 1), row('kim-long', 'water_level', T0 + 60_000, 2.1, 2), row('kim-long', 'battery_v', T0 + 60_000, 12.5, 2),
+      row('rg-hue', 'rainfall', T0 + 120_000, 5), // no seq: not listed
+    ]);
+    const since = await store.sequencedSince(T0 + 1);
+    expect(since.sort((a, b) => a.metric.localeCompare(b.metric))).toEqual([
+      { device: 'kim-long-dev', seq: 2, ts: T0 + 60_000, metric: 'battery_v', value: 12.5 },
+      { device: 'kim-long-dev', seq: 2, ts: T0 + 60_000, metric: 'water_level', value: 2.1 },
+    ]);
+    expect((await store.sequencedSince(T0, 2)).map((r) => r.ts)).toEqual([T0 + 60_000, T0 + 60_000]);
+  });
+
   it('registers, updates and lists devices', async () => {
     expect(await store.getDevice('kl-01')).toBeUndefined();
     await store.putDevice({ deviceId: 'kl-01', station: 'kim-long', secretHash: 'scrypt$a', createdAt: T0, disabled: false });

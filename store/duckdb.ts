@@ -316,8 +316,11 @@ export class EmbeddedStore implements TimeSeriesStore, StateStore, SequencedRead
     }));
   }
 
-  async sequencedSince(from: number): Promise<SequencedRow[]> {
-    const rows = await this.#query(`SELECT device, seq, ts, metric, value FROM readings WHERE seq IS NOT NULL AND ts >= $1`, [BigInt(Math.trunc(from))], [BIGINT]);
+  async sequencedSince(from: number, limit = Number.MAX_SAFE_INTEGER): Promise<SequencedRow[]> {
+    const rows = await this.#query(
+      `SELECT device, seq, ts, metric, value FROM readings WHERE seq IS NOT NULL AND ts >= $1 ORDER BY ts DESC LIMIT $2`,
+      [BigInt(Math.trunc(from)), BigInt(Math.max(0, Math.trunc(limit)))], [BIGINT, BIGINT],
+    );
     return rows.map((r) => ({ device: String(r[0]), seq: num(r[1]), ts: num(r[2]), metric: r[3] as MetricName, value: num(r[4]) }));
   }
 

@@ -65,6 +65,26 @@ describe('the InfluxDB adapter on InfluxDB 1.6.7', () => {
     }]);
   });
 
+  it('lists what devices sent with a seq since a time (the duplicate check of ingest warms from it), at most a limit per metric, newest first', async () => {
+    const { store } = await freshStore();
+    await store.writeReadings([
+      reading('kim-long', 'water_level', T0, 2.0, { seq: 1, device: 'kl-1' }),
+      reading('kim-long', 'water_level', T0 + 60_000, 2.1, { seq: 2, device: 'kl-1' }),
+      reading('kim-long', 'battery_v', T0 + 60_000, 12.5, { seq: 2, device: 'kl-1' }),
+      reading('rg-hue', 'rainfall', T0 + 60_000, 30, { seq: 9, device: 'rg-1' }),
+      reading('rg-hue', 'rainfall', T0 + 120_000, 5), // no seq: not listed
+    ]);
+    const since = await store.sequencedSince(T0 + 1);
+    expect(since.sort((a, b) => a.device.localeCompare(b.device) || a.metric.localeCompare(b.metric))).toEqual([
+      { device: 'kl-1', seq: 2, ts: T0 + 60_000, metric: 'battery_v', value: 12.5 },
+      { device: 'kl-1', seq: 2, ts: T0 + 60_000, metric: 'water_level', value: 2.1 },
+      { device: 'rg-1', seq: 9, ts: T0 + 60_000, metric: 'rainfall', value: 30 },
+    ]);
+    const newest = await store.sequencedSince(T0, 1);
+    expect(newest.filter((r) => r.metric === 'water_level')).toEqual([{ device: 'kl-1', seq: 2, ts: T0 + 60_000, metric: 'water_level', value: 2.1 }]);
+    await store.close();
+  });
+
   it('keeps the quality and device of each metric when metrics of one domain share a point', async () => {
     const { store } = await freshStore();
     await store.writeReadings([

@@ -9,7 +9,7 @@ import { ThrottledLog } from '../lib/throttled-log.ts';
 import { nonFiniteCounter, ROW_PROBLEM_LOG_INTERVAL_MS, StoreError, StoreErrorCode } from './serial-queue.ts';
 import {
   AGGREGATES, RESOLUTION_MS, type Aggregate, type LatestValue, type RetentionPolicy, type SeriesPoint, type SeriesQuery,
-  type StoredReading, type TimeSeriesStore,
+  type SequencedReadings, type SequencedRow, type StoredReading, type TimeSeriesStore,
 } from './types.ts';
 
 export type { InfluxWriteOptions } from './influx-writer.ts';
@@ -123,7 +123,7 @@ export async function openInfluxStore(opts: InfluxStoreOptions): Promise<InfluxS
 }
 
 
-export class InfluxStore implements TimeSeriesStore {
+export class InfluxStore implements TimeSeriesStore, SequencedReadings {
   #closing: Promise<void> | undefined;
   /** earliest ts written since the last downsample; -Infinity until the first run (recompute all) */
   #dirtyFrom = Number.NEGATIVE_INFINITY;
@@ -189,6 +189,28 @@ export class InfluxStore implements TimeSeriesStore {
         metric: METRIC_NAMES[i]!, value: row[1], ts: Number(row[0]),
         quality: row[2] === 'out_of_range' ? 'out_of_range' : 'ok', device: typeof row[3] === 'string' ? row[3] : '',
       });
+    });
+    return out;
+  }
+
+  /**
+   * What devices sent with a seq since `from` (ingest's duplicate check, warmed at start): per
+   * metric its value, `<metric>_device` and `<metric>_seq`, newest first, at most `limit` a metric.
+   */
+  async sequencedSince(from: number, limit = 200_000): Promise<SequencedRow[]> {
+    const n = requireInt('limit', Math.max(1, Math.trunc(limit)));
+    const statements = METRIC_NAMES.map((m) => {
+      const k = fieldKeys(m);
+      return `SELECT ${ident(k.value)}, ${ident(k.device)}, ${ident(k.seq)} FROM ${ident(METRICS[m].measurement)} `
+        + `WHERE time >= ${requireInt('from', Math.trunc(from))}ms AND ${ident(k.seq)} >= 0 ORDER BY time DESC LIMIT ${n}`;
+    });
+    const out: SequencedRow[] = [];
+    (await this.#query(statements)).forEach((result, i) => {
+      for (const row of rowsOf(result)) {
+        const [ts, value, device, seq] = row;
+        if (typeof value !== 'number' || typeof device !== 'string' || typeof seq !== 'number') continue;
+        out.push({ device, seq, ts: Number(ts), metric: METRIC_NAMES[i]!, value });
+      }
     });
     return out;
   }

@@ -6,7 +6,7 @@ import type { EmbeddedStore } from './duckdb.ts';
 import { openInfluxStore, type InfluxStore } from './influx.ts';
 import { withAutoResolution } from './resolution.ts';
 import { openSpoolingStore, type SpoolingStore, type StoreProblem } from './spool.ts';
-import type { RetentionPolicy, TimeSeriesStore } from './types.ts';
+import type { RetentionPolicy, SequencedReadings, TimeSeriesStore } from './types.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -17,6 +17,8 @@ export interface TimeSeries {
   writes: TimeSeriesStore;
   /** what keeps readings from the store right now (they are spooled meanwhile): for /health */
   problems(): StoreProblem[];
+  /** what devices sent with a seq, from the store itself: ingest's duplicate check is warmed from it */
+  sequenced: SequencedReadings;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export async function openTimeSeries(opts: {
 }): Promise<TimeSeries> {
   const { config, log } = opts;
   let influx: InfluxStore | undefined;
-  let primary: TimeSeriesStore;
+  let primary: TimeSeriesStore & SequencedReadings;
   if (config.STORE === 'influx') {
     influx = await openInfluxStore({
       url: config.INFLUX_URL!, token: config.INFLUX_TOKEN, org: config.INFLUX_ORG, bucket: config.INFLUX_BUCKET, log, metrics: opts.metrics,
@@ -80,6 +82,7 @@ export async function openTimeSeries(opts: {
     reads: withAutoResolution(primary),
     writes: spool ?? primary,
     problems: () => spool?.problems() ?? [],
+    sequenced: primary,
     async close() {
       clearInterval(job);
       await running;

@@ -93,8 +93,11 @@ export interface SequencedRow {
 
 /** A store that can list what devices sent with a seq: ingest's duplicate check survives a restart. */
 export interface SequencedReadings {
-  /** rows with a seq and ts ≥ `from`, in no particular order */
-  sequencedSince(from: number): Promise<SequencedRow[]>;
+  /**
+   * Rows with a seq and ts ≥ `from`, in no particular order; at most `limit`, the newest (the
+   * check remembers a bounded number anyway: reading more at start only costs time).
+   */
+  sequencedSince(from: number, limit?: number): Promise<SequencedRow[]>;
 }
 
 export interface DeviceRecord {
