@@ -156,7 +156,7 @@ describe('vessels through the whole platform', () => {
       const { alerts } = (await (await api('/api/v1/alerts', { token: platform!.viewerToken })).json()) as { alerts: AlertEvent[] };
       return alerts.find((a) => a.key === 'storm-area:storm-test');
     }, 5_000, 'the storm alert');
-    expect(storm).toMatchObject({ msgType: 'Alert', status: 'active', category: 'Met' });
+    expect(storm).toMatchObject({ msgType: 'Alert', status: 'active', category: 'Met', levelName: { vi: 'Vùng nguy hiểm do bão', en: 'Storm danger area' } });
   });
 
   it('after a restart on the same data, a vessel still beyond the boundary raises nothing new', async () => {

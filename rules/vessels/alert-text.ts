@@ -11,6 +11,8 @@ export interface VesselTexts {
   instruction: L;
   areaName: L;
   severity: Severity;
+  /** the class the alert is in, in its own words (the console's label): never "BĐ", a river's alarm level */
+  levelName: L;
 }
 
 const pos = (t: VesselTransition) => (t.lat !== undefined && t.lon !== undefined ? `${t.lat.toFixed(4)}, ${t.lon.toFixed(4)}` : '');
@@ -31,6 +33,7 @@ export function vesselAlertTexts(t: VesselTransition, v: VesselEntry | undefined
         instruction: { vi: 'Liên lạc với tàu, yêu cầu quay lại vùng biển Việt Nam; báo Chi cục Thủy sản.', en: 'Contact the vessel and order it back; notify the fisheries sub-department.' },
         areaName: seaName,
         severity: 'Severe',
+        levelName: { vi: 'Vượt ranh giới vùng biển', en: 'Sea boundary crossed' },
       };
     case 'zone':
       return {
@@ -42,6 +45,7 @@ export function vesselAlertTexts(t: VesselTransition, v: VesselEntry | undefined
         instruction: { vi: 'Yêu cầu tàu di chuyển về vùng được cấp phép.', en: 'Order the vessel to its licensed zone.' },
         areaName: { vi: where, en: where },
         severity: 'Moderate',
+        levelName: { vi: 'Sai vùng khai thác', en: 'Wrong fishing zone' },
       };
     case 'protected-area':
       return {
@@ -53,6 +57,7 @@ export function vesselAlertTexts(t: VesselTransition, v: VesselEntry | undefined
         instruction: { vi: 'Yêu cầu tàu rời khu bảo tồn ngay.', en: 'Order the vessel out of the protected area.' },
         areaName: { vi: where, en: where },
         severity: 'Moderate',
+        levelName: { vi: 'Trong khu bảo tồn', en: 'Inside a protected area' },
       };
     case 'signal-loss':
       return {
@@ -68,6 +73,7 @@ export function vesselAlertTexts(t: VesselTransition, v: VesselEntry | undefined
           : { vi: 'Chủ tàu báo vị trí 6 giờ một lần bằng phương tiện khác.', en: 'The owner must report the position every 6 h by other means.' },
         areaName: seaName,
         severity: t.level >= 2 ? 'Severe' : 'Moderate',
+        levelName: t.level >= 2 ? { vi: 'Mất tín hiệu quá 10 ngày', en: 'Silent over 10 days' } : { vi: 'Mất tín hiệu quá 6 giờ', en: 'Silent over 6 hours' },
       };
     case 'storm-area': {
       const list = (t.vessels ?? []).join(', ');
@@ -80,6 +86,7 @@ export function vesselAlertTexts(t: VesselTransition, v: VesselEntry | undefined
         instruction: { vi: 'Kêu gọi tàu thoát khỏi vùng nguy hiểm, về nơi tránh trú.', en: 'Call the vessels out of the danger area to shelter.' },
         areaName: { vi: where, en: where },
         severity: 'Extreme',
+        levelName: { vi: 'Vùng nguy hiểm do bão', en: 'Storm danger area' },
       };
     }
   }

@@ -104,6 +104,7 @@ export function createVesselRules(opts: VesselRulesOptions) {
       category: t.kind === 'storm-area' ? 'Met' : 'Safety',
       certainty: 'Observed',
       level: t.level,
+      ...(t.level > 0 ? { levelName: texts.levelName } : {}),
       headline: texts.headline,
       description: texts.description,
       instruction: texts.instruction,
