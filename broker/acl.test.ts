@@ -91,6 +91,13 @@ describe('authorize publish', () => {
     [rules, `$SYS/x`, false],
     // operators' alerts (device faults, dam operation) have a tree of their own, written by rules only
     [rules, `${R}/ops/alerts/sensor-fault_kim-long`, true, true],
+    // the registry's owner tells the broker a device changed (broker/auth-revocation.ts); nobody else may
+    [rules, `${R}/devices/kim-long-01/changed`, true],
+    [rules, `${R}/devices/kim-long-01/changed`, false, true], // never retained: a kept "changed" would cut every later session
+    [api, `${R}/devices/kim-long-01/changed`, false],
+    [ingest, `${R}/devices/kim-long-01/changed`, false],
+    [dev, `${R}/devices/kim-long-01/changed`, false],
+    [resident, `${R}/devices/kim-long-01/changed`, false],
     [ingest, `${R}/ops/alerts/x`, false],
     [api, `${R}/ops/alerts/x`, false],
     [nodered, `${R}/ops/alerts/x`, false],
@@ -153,6 +160,9 @@ describe('authorize subscribe', () => {
     [ingest, `$SYS/#`, true],
     [ingest, `$SYS/+/heartbeat`, true],
     [rules, `${R}/obs/#`, true],
+    [rules, `${R}/devices/+/changed`, false], // said, not listened to: the broker acts on it itself
+    [resident, `${R}/devices/+/changed`, false],
+    [dev, `${R}/devices/kim-long-01/changed`, false],
     [rules, `${R}/obs/+`, true],
     [rules, `${R}/alerts/#`, true],
     [rules, `$share/rules/${R}/obs/#`, true],
