@@ -5,7 +5,7 @@ import { topics, ID_PATTERN } from '../contract/topics.ts';
 import { MAX_READINGS_PER_MESSAGE, type ReadingPayload } from '../contract/telemetry.ts';
 import type { StatusPayload } from '../contract/status.ts';
 import { ErrorCode } from '../contract/errors.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import { resolveScenario, sample, scenarioName, type ScenarioName, type ScenarioOptions, type Values } from './scenarios.ts';
 import { faultPipeline, type FaultSpec } from './faults.ts';
 

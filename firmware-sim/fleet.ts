@@ -1,6 +1,6 @@
 import type { IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import { createSimulatedDevice, type Clock, type SimulatedDevice } from './device.ts';
 import type { ScenarioName, ScenarioOptions } from './scenarios.ts';
 import type { FaultSpec } from './faults.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MetricName } from '../contract/metrics.ts';
-import type { Station } from '../platform/stations.ts';
+import type { Station } from '../contract/station.ts';
 import reference from '../config/hue-stations.json' with { type: 'json' };
 import { FLOOD_REPLAYS, type ReplayName } from './floods/index.ts';
 import { interpolate, replayRain, type FloodReplay } from './floods/hydrograph.ts';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Config } from '../platform/config.ts';
+import type { StoreConfig } from './config.ts';
 import type { EmbeddedStore } from './duckdb.ts';
 import { openInfluxStore, type InfluxStore } from './influx.ts';
 import { withAutoResolution } from './resolution.ts';
@@ -31,7 +31,7 @@ export interface TimeSeries {
  * resolution by the span (store/resolution.ts).
  */
 export async function openTimeSeries(opts: {
-  config: Config;
+  config: StoreConfig;
   dataDir: string;
   /** the process's embedded store, when it has one (STORE=embedded needs it) */
   embedded: EmbeddedStore | undefined;

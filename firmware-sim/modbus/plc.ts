@@ -1,7 +1,8 @@
 import type { MetricName } from '../../contract/metrics.ts';
 import { encodeValue } from '../../ingest/modbus/decode.ts';
 import { widthOf, type ModbusDevice, type RegisterFunction, type RegisterSpec } from '../../ingest/modbus/schema.ts';
-import { loadStations, DEFAULT_STATIONS_FILE, type Station } from '../../platform/stations.ts';
+import type { Station } from '../../contract/station.ts';
+import { loadStations, DEFAULT_STATIONS_FILE } from '../../lib/stations.ts';
 import { resolveScenario, riverLevel, sample, scenarioShape, type ScenarioName, type ScenarioParams } from '../scenarios.ts';
 import { emptyBank, type RegisterBank } from './pdu.ts';
 
