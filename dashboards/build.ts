@@ -249,7 +249,7 @@ export function buildDashboards(stationsFile = DEFAULT_STATIONS_FILE, standardsF
         prom('B', 'histogram_quantile(0.95, sum by (le) (rate(huewatch_ingest_write_seconds_bucket[$__rate_interval])))', 'p95'),
       ], { x: 16, y: 1, w: 8, h: 8 }),
       row('Rules and alerts', 9),
-      ts('Observations handled by the rules', 'reqps', [prom('A', 'sum(rate(huewatch_rules_obs_handled_total[$__rate_interval]))', 'handled/s'), prom('B', 'sum(rate(huewatch_rules_errors_total[$__rate_interval]))', 'errors/s')], { x: 0, y: 10, w: 12, h: 8 }),
+      ts('Observations handled by the rules', 'reqps', [prom('A', 'sum(rate(huewatch_rules_obs_handled_total[$__rate_interval]))', 'handled/s'), prom('B', 'sum(rate(huewatch_rules_errors_total[$__rate_interval])) or vector(0)', 'errors/s')], { x: 0, y: 10, w: 12, h: 8 }),
       ts('Alert events published', 'short', [prom('A', 'sum by (msgType) (increase(huewatch_alert_events_total[$__rate_interval]))', '{{msgType}}')], { x: 12, y: 10, w: 12, h: 8 }),
       row('Broker and devices', 18),
       ts('MQTT clients and refusals', 'short', [prom('A', 'sum(huewatch_broker_clients)', 'clients'), prom('B', 'sum by (reason) (rate(huewatch_broker_refused_total[$__rate_interval]))', 'refused {{reason}}/s')], { x: 0, y: 19, w: 8, h: 8 }),

@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * Real time-series servers for the tests (STYLE.md 8: no test that is off because it needs a
  * server: start the server). Each server gets its own temporary directory and loopback port and is
- * killed on teardown. Debian packages: `influxdb` (1.6.7) and `victoria-metrics` (1.79).
+ * killed on teardown. Debian packages: `influxdb` (1.6.7), `victoria-metrics` (1.79) and
+ * `prometheus` (2.42, for the platform-health dashboard's PromQL).
  */
 
 export interface RunningServer {
@@ -94,6 +95,52 @@ export async function startVictoria(): Promise<RunningServer> {
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = `http://127.0.0.1:${port}`;
   return ready(child, dir, `${url}/health`, 200, url);
+}
+
+/**
+ * Prometheus 2.42 scraping `targets` (host:port, path `/metrics`) every second, storage in a temp
+ * dir. Scraping each second (not the production 15 s) lets a test see rates after a few seconds.
+ */
+export async function startPrometheus(targets: string[]): Promise<RunningServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'huewatch-prometheus-'));
+  const port = await freePort();
+  const config = `
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: huewatch
+    metrics_path: /metrics
+    static_configs:
+      - targets: ${JSON.stringify(targets)}
+`;
+  await writeFile(join(dir, 'prometheus.yml'), config);
+  const child = spawn('prometheus', [
+    `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`, '--log.level=error',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = `http://127.0.0.1:${port}`;
+  return ready(child, dir, `${url}/-/ready`, 200, url);
+}
+
+/** One series of a PromQL answer: its labels and its [unix seconds, value] samples. */
+export interface PromSeries { metric: Record<string, string>; values: Array<[number, string]> }
+
+/**
+ * A PromQL range query (`/api/v1/query_range`, what Grafana sends for a time series panel or an
+ * annotation) over the last `rangeS` seconds at `stepS`; throws on a query Prometheus refuses.
+ */
+export async function promqlRange(url: string, query: string, rangeS: number, stepS: number): Promise<PromSeries[]> {
+  const end = Date.now() / 1000;
+  const res = await fetch(`${url}/api/v1/query_range`, {
+    method: 'POST',
+    body: new URLSearchParams({ query, start: String(end - rangeS), end: String(end), step: String(stepS) }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: PromSeries[] } };
+  if (!res.ok || body.status !== 'success') throw new Error(`PromQL ${query}: ${res.status} ${body.error}`);
+  return body.data!.result;
 }
 
 /**

@@ -12,8 +12,8 @@ import { startTestPlatform, tempDir, waitFor } from './helpers.ts';
  * dashboards use InfluxQL (datasource `huewatch-influx`, version InfluxQL), which 1.6.7 runs
  * as Grafana would send it, with Grafana's macros expanded: `$timeFilter` → `time > now() - 6h`
  * (the dashboards' default range), `$__interval` → `1m`. Each query must return at least one row.
- * The Prometheus panels (platform health) are not run here: there is no Prometheus server on this
- * machine; test/dashboards.test.ts checks each of their metrics against a running platform's /metrics.
+ * The Prometheus panels (platform health) are run by test/dashboards.prometheus.test.ts against a
+ * real Prometheus scraping a running platform.
  */
 const JSON_DIR = new URL('../dashboards/json/', import.meta.url).pathname;
 
