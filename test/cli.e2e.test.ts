@@ -1,13 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
 import { connectClient, startTestPlatform, tempDir, waitFor } from './helpers.ts';
+import { BIN, startHuewatch } from './huewatch-child.ts';
 import { DEFAULT_STATIONS_FILE, loadStations } from '../platform/stations.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 
 /** The `huewatch` command as a technician uses it: a real child process, real ports, real signals. */
 describe('the huewatch command', () => {
@@ -39,16 +38,10 @@ describe('the huewatch command', () => {
 
   it('starts the whole platform with simulated stations, takes a real device, and stops cleanly on Ctrl-C', async () => {
     const secret = /MQTT password: (\S+)/.exec((await run(process.execPath, [BIN, 'device', 'add', 'kl-08', '--station', 'kim-long'], { env: env() })).stdout)![1]!;
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'start'], { env: { ...env(), SIM: '1', SIM_INTERVAL_MS: '1000', SIM_SPEED: '600' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stdout += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const platform = await startHuewatch({ dataDir: data.dir, env: { SIM: '1', SIM_INTERVAL_MS: '1000', SIM_SPEED: '600' } });
     try {
-      await waitFor(() => stdout.includes('Ctrl-C stops it.'), 90_000, 'the start banner');
-      const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(stdout)![1]!;
-      const httpUrl = /HTTP API\s+(http:\/\/[^/\s]+)/.exec(stdout)![1]!;
-      expect(stdout).toMatch(/MQTT\/WS\s+ws:\/\/127\.0\.0\.1:\d+\/mqtt/);
+      const { mqttUrl, httpUrl } = platform;
+      expect(platform.output()).toMatch(/MQTT\/WS\s+ws:\/\/127\.0\.0\.1:\d+\/mqtt/);
 
       // The simulated rain gauge at Nam Đông reports over MQTT on its own.
       await waitFor(async () => {
@@ -68,25 +61,22 @@ describe('the huewatch command', () => {
         return body.points.some((p) => p.value === 0.42);
       }, 2000, 'the device reading');
     } finally {
-      child.kill('SIGINT');
+      expect(await platform.stop('SIGINT', 60_000)).toBe(0);
     }
-    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))])).toBe(0);
   }, 180_000);
 
   it('runs the simulated stations and fishing fleet against a platform elsewhere, registering them through its API', async () => {
     const platformData = await tempDir();
     const platform = await startTestPlatform(platformData.dir);
     const simData = await tempDir();
-    const child = spawn(process.execPath, [BIN, 'sim', '--url', platform.mqttUrl, '--api', platform.httpUrl!, '--interval', '200', '--speed', '600'], {
-      env: { ...process.env, DATA_DIR: simData.dir, ADMIN_TOKEN: platform.adminToken, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // `Simulating … Ctrl-C stops it.` is the one line sim prints when it has started
+    const sim = await startHuewatch({
+      command: 'sim', args: ['--url', platform.mqttUrl, '--api', platform.httpUrl!, '--interval', '200', '--speed', '600'],
+      dataDir: simData.dir, env: { ADMIN_TOKEN: platform.adminToken, SIM: undefined, HOST: undefined, MQTT_PORT: undefined, MQTT_WS_PORT: undefined, HTTP_PORT: undefined, OPS_PORT: undefined },
     });
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const output = sim.output();
     try {
-      await waitFor(() => output.includes('Simulating'), 90_000, 'the simulator to start');
+      expect(output).toContain('Simulating');
       // a platform elsewhere has no simulated dam PLCs: every station of the catalogue reports over MQTT
       expect(output).toMatch(new RegExp(`Simulating ${loadStations(DEFAULT_STATIONS_FILE).length} devices and \\d+ vessels`));
       await waitFor(async () => {
@@ -101,8 +91,7 @@ describe('the huewatch command', () => {
         return ((await res.json()) as { count: number }).count === sailing;
       }, 15_000, 'every simulated vessel on the map');
     } finally {
-      child.kill('SIGINT');
-      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))])).toBe(0);
+      expect(await sim.stop('SIGINT', 60_000)).toBe(0);
       await platform.stop();
       await Promise.all([platformData.cleanup(), simData.cleanup()]);
     }

@@ -1,17 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
-import { connectClient, startTestPlatform, tempDir, waitFor } from './helpers.ts';
+import { connectClient, startTestPlatform, tempDir } from './helpers.ts';
+import { BIN, launchHuewatch, type HuewatchChild } from './huewatch-child.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 type Failed = { code: number; stdout: string; stderr: string };
 
 /** A device's MQTT login as the README tells a technician to make it. */
@@ -174,54 +173,40 @@ describe('huewatch device … on the command line (#13)', () => {
 
   it('the README\'s "Try it" on a simulated tracker: refused, then taken over with --rotate while the platform runs; the simulator skips it, and the platform starts again', async () => {
     const fresh = await tempDir();
-    const envOf = (extra: Record<string, string> = {}) => env({ DATA_DIR: fresh.dir, SIM: '1', SIM_INTERVAL_MS: '1000', SIM_SPEED: '600', ...extra });
-    const start = () => {
-      const child = spawn(process.execPath, [BIN, 'start'], { env: envOf(), stdio: ['ignore', 'pipe', 'pipe'] });
-      const output = { text: '' };
-      child.stdout!.on('data', (d) => (output.text += d));
-      child.stderr!.on('data', (d) => (output.text += d));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-      return { child, output, exited };
-    };
+    const start = () => launchHuewatch({ dataDir: fresh.dir, env: { SIM: '1', SIM_INTERVAL_MS: '1000', SIM_SPEED: '600' } });
     /** the banner, or the output of a start that ended before it */
-    const banner = (p: ReturnType<typeof start>) => Promise.race([
-      waitFor(() => p.output.text.includes('Ctrl-C stops it.'), 90_000, 'the start banner'),
-      p.exited.then(() => { throw new Error(`huewatch start ended: ${p.output.text}`); }),
-    ]);
-    const stop = async (p: ReturnType<typeof start>) => {
-      p.child.kill('SIGINT');
-      return Promise.race([p.exited, new Promise((r) => setTimeout(() => r(`still running: ${p.output.text.slice(-2000)}`), 60_000))]);
+    const banner = async (p: HuewatchChild) => {
+      if ((await p.ready) === 'exited') throw new Error(`huewatch start ended: ${p.output()}`);
     };
+    const stop = (p: HuewatchChild) => p.stop('SIGINT', 60_000);
     try {
-      const first = start();
+      const first = await start();
       let secret: string;
       try {
         await banner(first);
-        const port = new URL(/HTTP API\s+(\S+)/.exec(first.output.text)![1]!).port;
+        const port = new URL(first.httpUrl).port;
         // through the running platform's API: the simulator's tracker is not silently replaced
         const again = await refused(['add', 'TTH-90123-TS', '--vessel'], { DATA_DIR: fresh.dir, HTTP_PORT: port });
         expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/HW_ERR_CONFLICT|exists/) });
         const taken = await cli(['add', 'TTH-90123-TS', '--vessel', '--rotate'], { DATA_DIR: fresh.dir, HTTP_PORT: port });
         secret = /MQTT password: (\S+)/.exec(taken.stdout)![1]!;
         // the simulated tracker is cut off and keeps being refused; the platform carries on
-        const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(first.output.text)![1]!;
-        const real = await connectClient(mqttUrl, login('TTH-90123-TS', secret));
+        const real = await connectClient(first.mqttUrl, login('TTH-90123-TS', secret));
         await real.endAsync();
         const health = await fetch(`http://127.0.0.1:${port}/health`);
         expect(health.status).toBe(200);
       } finally {
         expect(await stop(first)).toBe(0);
       }
-      expect(first.output.text).not.toMatch(/TypeError/);
+      expect(first.output()).not.toMatch(/TypeError/);
 
-      const second = start();
+      const second = await start();
       try {
         await banner(second);
-        expect(second.output.text).not.toMatch(/TypeError|bad_credentials/);
+        expect(second.output()).not.toMatch(/TypeError|bad_credentials/);
         // one line names what the simulator leaves alone
-        expect(second.output.text.split('\n').filter((l) => l.includes('TTH-90123-TS'))).toEqual([expect.stringMatching(/simulator: not running .*TTH-90123-TS/)]);
-        const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(second.output.text)![1]!;
-        const real = await connectClient(mqttUrl, login('TTH-90123-TS', secret));
+        expect(second.output().split('\n').filter((l) => l.includes('TTH-90123-TS'))).toEqual([expect.stringMatching(/simulator: not running .*TTH-90123-TS/)]);
+        const real = await connectClient(second.mqttUrl, login('TTH-90123-TS', secret));
         await real.endAsync();
         const kept = JSON.parse(await readFile(join(fresh.dir, 'secrets.json'), 'utf8')) as { simDevices: Record<string, string> };
         expect(kept.simDevices['sim-kim-long']).toBeDefined();

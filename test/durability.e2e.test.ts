@@ -1,18 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
 import { influxql, startInfluxd, startV2WriteShim, type RestartableServer, type WriteShim } from '../store/test-servers.ts';
 import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from './helpers.ts';
+import { startHuewatch, type HuewatchChild } from './huewatch-child.ts';
 
 /**
  * DESIGN.md "Storage": an outage of the store loses nothing, and a restart of ingest in the middle
  * loses nothing either. Real influxd 1.6.7 (killed and restarted on its data), a real broker, a
  * real device client, ingest as its own process killed with SIGKILL.
  */
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 const T0 = Date.now() - 3_600_000;
 const SVC_INGEST_SECRET = 'ingest-secret-for-durability-tests';
 const SVC_TOKEN = 'service-token-for-durability-tests';
@@ -108,29 +106,16 @@ describe('readings survive an outage of the store and a crash of ingest', () => 
     const platform = await startTestPlatform(stateDir.dir, { ...influxEnv, SERVICES: 'broker,rules,api' });
     const secret = await registerDevice(platform, 'kl-02', 'kim-long');
     const device = await connectClient(platform.mqttUrl, { username: 'kl-02', password: secret, clientId: 'kl-02' });
-    const startIngest = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [BIN, 'start', '--services', 'ingest'], {
-        env: {
-          ...process.env, ...influxEnv, DATA_DIR: ingestDir.dir, MQTT_URL: platform.mqttUrl, STATE_URL: platform.httpUrl,
-          HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', MQTT_WS_PORT: '0', OPS_PORT: '0', SIM: '0', LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (out += d));
-      await waitFor(() => out.includes('Ctrl-C stops it.') || child.exitCode !== null, 30_000, 'ingest to start');
-      if (child.exitCode !== null) throw new Error(`ingest exited: ${out}`);
-      return child;
-    };
+    const startIngest = (): Promise<HuewatchChild> => startHuewatch({
+      args: ['--services', 'ingest'], dataDir: ingestDir.dir, waitMs: 30_000,
+      env: { ...influxEnv, MQTT_URL: platform.mqttUrl, STATE_URL: platform.httpUrl },
+    });
     const N = 400;
     let ingest = await startIngest();
     try {
       for (let i = 1; i <= 250; i++) await publish(device, 'kl-02', i);
       await waitFor(async () => (await storedSeqs(db)).length >= 30, 10_000, 'ingest storing');
-      const exited = new Promise((r) => ingest.once('exit', r));
-      ingest.kill('SIGKILL');
-      await exited;
+      await ingest.stop('SIGKILL');
       const storedAtKill = (await storedSeqs(db)).length;
       // the broker keeps the persistent session of svc-ingest and queues for it meanwhile
       for (let i = 251; i <= N; i++) await publish(device, 'kl-02', i);
@@ -146,7 +131,7 @@ describe('readings survive an outage of the store and a crash of ingest', () => 
       expect(storedAtKill).toBeLessThan(250); // killed while it still had published readings to store
       expect(seqs.sort((a, b) => a - b)).toEqual(oneToN(N));
     } finally {
-      ingest.kill('SIGKILL');
+      await ingest.stop('SIGKILL');
       await device.endAsync();
       await platform.stop();
       await stateDir.cleanup();

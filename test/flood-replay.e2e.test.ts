@@ -1,13 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../contract/index.ts';
 import type { QualityReport } from '../rules/quality.ts';
-import { tempDir, waitFor } from './helpers.ts';
-
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
+import { waitFor } from './helpers.ts';
+import { startHuewatch } from './huewatch-child.ts';
 
 /**
  * `huewatch start --scenario flood-2025`: the recorded late-October 2025 flood replayed by the
@@ -15,27 +10,13 @@ const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
  * peak above alarm level 3, and the platform's own quality figures find nothing missed or false.
  */
 describe('a recorded flood replayed by `huewatch start --scenario`', () => {
-  let data: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    data = await tempDir();
-  });
-  afterAll(async () => {
-    await data.cleanup();
-  });
-
   it('raises Kim Long to alarm level 3 on the replayed 27 October peak, every crossing alerted and none false', async () => {
-    const env = { ...process.env, DATA_DIR: data.dir, HOST: '127.0.0.1', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'warn', SIM: '1', SIM_SPEED: '3600', SIM_INTERVAL_MS: '1000' };
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'start', '--scenario', 'flood-2025'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // every simulated device is registered with a scrypt-hashed secret first: slow on a busy machine
+    const platform = await startHuewatch({ args: ['--scenario', 'flood-2025'], env: { SIM: '1', SIM_SPEED: '3600', SIM_INTERVAL_MS: '1000' }, waitMs: 120_000 });
     try {
-      // every simulated device is registered with a scrypt-hashed secret first: slow on a busy machine
-      await waitFor(() => out.includes('Ctrl-C stops it.'), 120_000, 'the start banner');
-      expect(out).toMatch(/simulator\s+on, scenario "flood-2025" at 3600x/);
-      const httpUrl = /HTTP API\s+(http:\/\/[^/\s]+)/.exec(out)![1]!;
-      const { viewerToken } = JSON.parse(await readFile(join(data.dir, 'secrets.json'), 'utf8')) as { viewerToken: string };
+      expect(platform.output()).toMatch(/simulator\s+on, scenario "flood-2025" at 3600x/);
+      const { httpUrl } = platform;
+      const { viewerToken } = await platform.secrets();
 
       // Kim Long passes BĐ3 (3.5 m) 54 simulated hours in: under a minute at 3600x. The simulator
       // starts before the banner, so the history is read, not the alert as it stands now.
@@ -60,8 +41,7 @@ describe('a recorded flood replayed by `huewatch start --scenario`', () => {
         expect(q!.falseEvents, `${id}: false alerts`).toEqual([]);
       }
     } finally {
-      child.kill('SIGINT');
+      expect(await platform.stop('SIGINT', 20_000)).toBe(0);
     }
-    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))])).toBe(0);
   }, 300_000);
 });

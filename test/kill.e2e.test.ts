@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
 import { silentLogger } from '../lib/log.ts';
 import { openEmbeddedStore } from '../store/duckdb.ts';
 import { connectClient, tempDir, waitFor } from './helpers.ts';
-import { influxql, startInfluxd, startV2WriteShim } from '../store/test-servers.ts';
+import { freePort, influxql, startInfluxd, startV2WriteShim } from '../store/test-servers.ts';
+import { startHuewatch, stopAllHuewatch, type HuewatchChild } from './huewatch-child.ts';
 
 /**
  * DESIGN.md "Data-path invariants": a device's PUBACK means its reading is durable and will be
@@ -18,56 +15,21 @@ import { influxql, startInfluxd, startV2WriteShim } from '../store/test-servers.
  * to 10 readings in flight each, and the process is killed with SIGKILL (or stopped with SIGTERM)
  * at a random point of the stream. Every acknowledged reading must be in the store afterwards.
  */
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 const STREAM_STATIONS = ['rg-hue', 'rg-nam-dong', 'rg-a-luoi', 'rg-bach-ma', 'rg-thuong-nhat', 'rg-huong-phu'];
 const IN_FLIGHT = 10;
 const T0 = Date.now() - 2 * 3_600_000;
 const tsOf = (seq: number) => T0 + seq * 100;
 
-interface Running {
-  child: ChildProcess;
-  mqttUrl: string;
-  httpUrl: string;
-  adminToken: string;
-  output(): string;
-}
+afterEach(stopAllHuewatch);
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
+/** The one-process platform on this data folder, its MQTT port the same across restarts (persistent sessions). */
+const start = (dataDir: string, mqttPort: number, env: Record<string, string> = {}) =>
+  startHuewatch({ dataDir, env: { MQTT_PORT: String(mqttPort), ...env }, waitMs: 60_000 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function startHuewatch(dataDir: string, mqttPort: number, env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
-    env: {
-      ...process.env, HOST: '127.0.0.1', MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '0', HTTP_PORT: '0',
-      DATA_DIR: dataDir, SIM: '0', LOG_LEVEL: 'warn', ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitFor(() => out.includes('Ctrl-C stops it.') || child.exitCode !== null, 60_000, 'huewatch start');
-  if (child.exitCode !== null) throw new Error(`huewatch exited: ${out}`);
-  const httpUrl = /HTTP API\s+(http:\/\/\S+?)\/api/.exec(out)![1]!;
-  const { adminToken } = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
-  return { child, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, httpUrl, adminToken, output: () => out };
-}
-
-async function register(p: Running, deviceId: string, station: string): Promise<string> {
+async function register(p: HuewatchChild, deviceId: string, station: string): Promise<string> {
   const res = await fetch(`${p.httpUrl}/api/v1/devices`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${p.adminToken}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${(await p.secrets()).adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ deviceId, station }),
   });
   const body = (await res.json()) as { secret: string };
@@ -76,7 +38,7 @@ async function register(p: Running, deviceId: string, station: string): Promise<
 }
 
 /** Registers one streaming device per station through the API and connects it, persistent session. */
-async function connectDevices(p: Running, prefix: string, stations: readonly string[]): Promise<Array<{ id: string; station: string; client: MqttClient }>> {
+async function connectDevices(p: HuewatchChild, prefix: string, stations: readonly string[]): Promise<Array<{ id: string; station: string; client: MqttClient }>> {
   const devices: Array<{ id: string; station: string; client: MqttClient }> = [];
   for (const [i, station] of stations.entries()) {
     const id = `${prefix}-${i}`;
@@ -86,11 +48,8 @@ async function connectDevices(p: Running, prefix: string, stations: readonly str
   return devices;
 }
 
-async function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
+/** a SIGKILL at once; a SIGTERM given time to stop cleanly (SIGKILL past a minute) */
+const stopped = (p: HuewatchChild, signal: NodeJS.Signals) => p.stop(signal, 60_000);
 
 /**
  * A device streaming rainfall readings with up to IN_FLIGHT unacknowledged at once, until the
@@ -141,19 +100,19 @@ async function runOnce(signal: NodeJS.Signals, killAfterMs: number) {
   const data = await tempDir();
   const port = await freePort();
   try {
-    const first = await startHuewatch(data.dir, port);
+    const first = await start(data.dir, port);
     const devices = await connectDevices(first, 'kill', STREAM_STATIONS);
     const streams = devices.map((d) => stream(d.client, d.id));
     // a random point once the stream is flowing (how fast depends on the machine)
     await waitFor(() => streams.reduce((n, s) => n + s.acked.size, 0) >= 200, 30_000, 'the stream to flow');
     await new Promise((r) => setTimeout(r, killAfterMs));
-    await stopped(first.child, signal);
+    await stopped(first, signal);
     await Promise.all(streams.map((s) => s.done));
     for (const d of devices) d.client.end(true);
 
     // the stored readings are read after a restart on the same data folder, then a clean stop
-    const second = await startHuewatch(data.dir, port);
-    await stopped(second.child, 'SIGTERM');
+    const second = await start(data.dir, port);
+    await stopped(second, 'SIGTERM');
     const stored = await storedTs(data.dir, STREAM_STATIONS);
     let acked = 0;
     const lost: string[] = [];
@@ -189,7 +148,7 @@ describe('an acknowledged reading is durable, whatever stops the platform', () =
     const data = await tempDir();
     const port = await freePort();
     try {
-      const first = await startHuewatch(data.dir, port);
+      const first = await start(data.dir, port);
       const secret = await register(first, 'kl-kill', 'kim-long');
       const device = await connectClient(first.mqttUrl, { username: 'kl-kill', password: secret, clientId: 'kl-kill', clean: false });
       const now = Date.now();
@@ -198,10 +157,10 @@ describe('an acknowledged reading is durable, whatever stops the platform', () =
       }
       // level 3 at Kim Long is 3.5 m (config/rules.yaml): acknowledged, then killed at once
       await device.publishAsync(topics.telemetry('kl-kill'), JSON.stringify({ ts: now, seq: 6, m: { water_level: 3.9 } }), { qos: 1 });
-      await stopped(first.child, 'SIGKILL');
+      await stopped(first, 'SIGKILL');
       device.end(true);
 
-      const second = await startHuewatch(data.dir, port);
+      const second = await start(data.dir, port);
       const alerts = await waitFor(async () => {
         const body = (await (await fetch(`${second.httpUrl}/api/v1/alerts`)).json()) as { alerts: Array<{ id: string; key: string; level: number; eventSeq: number }> };
         const kl = body.alerts.filter((a) => a.key === 'flood:kim-long');
@@ -211,7 +170,7 @@ describe('an acknowledged reading is durable, whatever stops the platform', () =
       expect(alerts[0]!.level).toBe(3);
       const history = (await (await fetch(`${second.httpUrl}/api/v1/alerts/${alerts[0]!.id}`)).json()) as { history: Array<{ msgType: string; level: number }> };
       expect(history.history.filter((e) => e.msgType === 'Alert')).toHaveLength(1);
-      await stopped(second.child, 'SIGTERM');
+      await stopped(second, 'SIGTERM');
     } finally {
       await data.cleanup();
     }
@@ -228,7 +187,7 @@ describe('an acknowledged reading is durable while the store is down and spoolin
     try {
       await influxql(influxd.url, 'CREATE DATABASE "spooled"');
       const env = { STORE: 'influx', INFLUX_URL: shim.url, INFLUX_BUCKET: 'spooled', SPOOL_WRITE_TIMEOUT_MS: '300' };
-      const first = await startHuewatch(data.dir, port, env);
+      const first = await start(data.dir, port, env);
       const devices = await connectDevices(first, 'spool', STREAM_STATIONS.slice(0, 3));
       const streams = devices.map((d) => stream(d.client, d.id));
       const acked = () => streams.reduce((n, x) => n + x.acked.size, 0);
@@ -237,12 +196,12 @@ describe('an acknowledged reading is durable while the store is down and spoolin
       // the store is down: what is acknowledged from here on went to the spool
       const atOutage = acked();
       await waitFor(() => acked() >= atOutage + 300, 30_000, 'readings acknowledged into the spool');
-      await stopped(first.child, 'SIGKILL');
+      await stopped(first, 'SIGKILL');
       await Promise.all(streams.map((x) => x.done));
       for (const d of devices) d.client.end(true);
 
       await influxd.restart();
-      const second = await startHuewatch(data.dir, port, env);
+      const second = await start(data.dir, port, env);
       const storedOf = async (station: string) => {
         const body = await influxql(influxd.url, `SELECT "rainfall" FROM "rain" WHERE "station" = '${station}'`, { db: 'spooled', epoch: 'ms' });
         return new Set((body.results?.[0]?.series?.[0]?.values ?? []).map((v) => Number(v[0])));
@@ -258,7 +217,7 @@ describe('an acknowledged reading is durable while the store is down and spoolin
       }, 30_000, 'every acknowledged reading in InfluxDB').catch(() => undefined);
       expect(acked()).toBeGreaterThanOrEqual(atOutage + 300);
       expect(lost.slice(0, 20), `${lost.length} acknowledged readings not in InfluxDB`).toEqual([]);
-      await stopped(second.child, 'SIGTERM');
+      await stopped(second, 'SIGTERM');
     } finally {
       await data.cleanup();
       await shim.stop();

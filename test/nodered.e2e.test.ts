@@ -1,14 +1,13 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
 import { connectClient, tempDir, waitFor } from './helpers.ts';
+import { BIN, startHuewatch, type HuewatchChild } from './huewatch-child.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 
 /**
  * `NODERED=1` as an operator turns it on: `huewatch start` as a child process, whose environment
@@ -18,9 +17,7 @@ const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
  */
 describe('huewatch start with NODERED=1', () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
-  let child: ChildProcess;
-  let exited: Promise<number | null>;
-  let output = '';
+  let platform: HuewatchChild;
   // FAKE SMS/E-MAIL GATEWAY: records what the flows POST and answers 202 as a gateway would.
   const requests: Array<{ url: string; headers: IncomingHttpHeaders; body: any }> = [];
   const fakeGateway = createServer((req, res) => {
@@ -43,30 +40,20 @@ describe('huewatch start with NODERED=1', () => {
     data = await tempDir('huewatch-nodered-e2e-');
     await new Promise<void>((r) => fakeGateway.listen(0, '127.0.0.1', r));
     const gw = `http://127.0.0.1:${(fakeGateway.address() as AddressInfo).port}`;
-    child = spawn(process.execPath, [BIN, 'start'], {
+    platform = await startHuewatch({
+      dataDir: data.dir, waitMs: 45_000,
       env: { ...env(), NODERED: '1', SMS_GATEWAY_URL: `${gw}/sms`, EMAIL_API_URL: `${gw}/email`, EMAIL_TO: 'ioc@example.vn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    exited = new Promise((r) => child.once('exit', (code) => r(code)));
-    await waitFor(() => output.includes('Ctrl-C stops it.') || child.exitCode !== null, 45_000, 'the start banner');
-    if (child.exitCode !== null) throw new Error(`huewatch exited ${child.exitCode}: ${output}`);
   }, 60_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
-      if (code === 'still running') child.kill('SIGKILL');
-    }
+    await platform?.stop('SIGTERM', 15_000);
     await new Promise<void>((r) => fakeGateway.close(() => r()));
     await data?.cleanup();
   });
 
   it('sends a real alert from a registered device to the SMS gateway and the e-mail API', async () => {
-    const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(output)![1]!;
-    const httpUrl = /HTTP API\s+(http:\/\/[^/\s]+)/.exec(output)![1]!;
+    const { mqttUrl, httpUrl } = platform;
     // registered as the README says, through the running platform's API
     const { stdout } = await run(process.execPath, [BIN, 'device', 'add', 'kl-nr', '--station', 'kim-long'], { env: { ...env(), HTTP_PORT: new URL(httpUrl).port } });
     const secret = /MQTT password: (\S+)/.exec(stdout)![1]!;
@@ -78,7 +65,7 @@ describe('huewatch start with NODERED=1', () => {
     } finally {
       await device.endAsync();
     }
-    await waitFor(() => requests.some((r) => r.url === '/sms') && requests.some((r) => r.url === '/email'), 30_000, `the gateway requests (output so far: ${output.slice(-2000)})`);
+    await waitFor(() => requests.some((r) => r.url === '/sms') && requests.some((r) => r.url === '/email'), 30_000, `the gateway requests (output so far: ${platform.output().slice(-2000)})`);
 
     const sms = requests.find((r) => r.url === '/sms')!;
     expect(sms.body).toMatchObject({ areas: expect.arrayContaining(['kim-long']), msgType: 'Alert', eventSeq: 1 });

@@ -1,13 +1,13 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from './helpers.ts';
+import { startHuewatch, type HuewatchChild } from './huewatch-child.ts';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 
 /**
  * The README's own commands, read from README.md when the test runs (so the README cannot drift):
@@ -101,9 +101,7 @@ function httpResponse(out: string) {
 
 describe('the README commands', () => {
   let data: Awaited<ReturnType<typeof tempDir>>;
-  let child: ChildProcess;
-  let exited: Promise<number | null>;
-  let output = '';
+  let platform: HuewatchChild;
   let ports: Ports;
   const readme = () => readFileSync(`${ROOT}/README.md`, 'utf8');
   const api = async (path: string, token?: string) => {
@@ -114,29 +112,16 @@ describe('the README commands', () => {
   beforeAll(async () => {
     data = await tempDir('huewatch-readme-');
     // `npm start` on ephemeral ports; the calm scenario, so no simulated Kim Long reading is 2.31 m
-    child = spawn(process.execPath, [BIN, 'start'], {
-      cwd: ROOT,
-      env: { ...process.env, DATA_DIR: data.dir, HOST: '127.0.0.1', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', OPS_PORT: '0', LOG_LEVEL: 'warn', SIM: '1', SIM_SCENARIO: 'calm', SIM_INTERVAL_MS: '1000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    exited = new Promise((r) => child.once('exit', (code) => r(code)));
-    await waitFor(() => output.includes('Ctrl-C stops it.') || child.exitCode !== null, 45_000, 'the start banner');
-    if (child.exitCode !== null) throw new Error(`huewatch exited ${child.exitCode}: ${output}`);
+    platform = await startHuewatch({ cwd: ROOT, dataDir: data.dir, waitMs: 45_000, env: { SIM: '1', SIM_SCENARIO: 'calm', SIM_INTERVAL_MS: '1000' } });
     ports = {
-      http: new URL(/HTTP API\s+(http:\/\/[^/\s]+)/.exec(output)![1]!).port,
-      mqtt: new URL(/MQTT\s+(mqtt:\/\/\S+)/.exec(output)![1]!).port,
+      http: new URL(platform.httpUrl).port,
+      mqtt: new URL(platform.mqttUrl).port,
       dataDir: data.dir,
     };
   }, 60_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 15_000))]);
-      if (code === 'still running') child.kill('SIGKILL');
-    }
+    await platform?.stop('SIGINT', 15_000);
     await data?.cleanup();
   });
 

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir, waitFor } from './helpers.ts';
+import { freePort } from '../store/test-servers.ts';
+import { waitFor } from './helpers.ts';
+import { launchHuewatch, stopAllHuewatch } from './huewatch-child.ts';
 
 /**
  * Issue #12: with the simulator on (the default), every station of the catalogue reports, so
@@ -11,8 +10,6 @@ import { tempDir, waitFor } from './helpers.ts';
  * config/modbus.yaml over Modbus TCP, the others over MQTT). Driven as a user would: `huewatch
  * start` as a child process, then the HTTP API.
  */
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
-
 /** What each kind of station must report for its rules and dashboards. */
 const NEEDED: Record<string, string[]> = {
   river: ['water_level'],
@@ -21,26 +18,7 @@ const NEEDED: Record<string, string[]> = {
   reservoir: ['reservoir_level', 'inflow', 'outflow'],
 };
 
-const children: ChildProcess[] = [];
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode !== null) continue;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    if (c.exitCode === null) c.kill('SIGKILL');
-  }
-  for (const c of cleanups.splice(0)) await c();
-});
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+afterEach(stopAllHuewatch);
 
 interface Latest {
   id: string;
@@ -50,19 +28,10 @@ interface Latest {
 
 /** `huewatch start …` in a temp data dir on free ports; resolves once it is up, or has exited. */
 async function start(args: string[], env: Record<string, string> = {}) {
-  const { dir, cleanup } = await tempDir('huewatch-simcov-');
-  cleanups.push(cleanup);
-  const child = spawn(process.execPath, [BIN, 'start', ...args], {
-    // SIM is not set: on by default. A short interval so the whole fleet reports within seconds.
-    env: { ...process.env, HOST: '127.0.0.1', MQTT_PORT: String(await freePort()), MQTT_WS_PORT: '0', HTTP_PORT: '0', OPS_PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'warn', SIM_INTERVAL_MS: '500', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitFor(() => out.includes('Ctrl-C stops it.') || child.exitCode !== null, 90_000, 'huewatch start');
-  return { child, output: () => out, httpUrl: /HTTP API\s+(http:\/\/\S+?)\/api/.exec(out)?.[1] };
+  // SIM is not set: on by default. A short interval so the whole fleet reports within seconds.
+  const p = await launchHuewatch({ args, env: { SIM: undefined, MQTT_PORT: String(await freePort()), SIM_INTERVAL_MS: '500', ...env } });
+  await p.ready;
+  return { child: p.child, output: p.output, httpUrl: /HTTP API\s+(http:\/\/\S+?)\/api/.exec(p.output())?.[1] };
 }
 
 describe('huewatch start with the simulator on', () => {

@@ -1,13 +1,13 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertEvent, topics, type AlertEvent } from '../contract/index.ts';
 import { freePort, influxql, startInfluxd, startV2WriteShim, type RestartableServer, type WriteShim } from '../store/test-servers.ts';
 import { collect, connectClient, tempDir, waitFor } from './helpers.ts';
+import { BIN, startHuewatch, type HuewatchChild } from './huewatch-child.ts';
 
 /**
  * The compose stack's split (docker-compose.yml), without Docker: broker, ingest, rules and API as
@@ -16,7 +16,6 @@ import { collect, connectClient, tempDir, waitFor } from './helpers.ts';
  * over the internal RPC, broker and ingest look devices up there. Then what a user checks.
  */
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 const SECRETS = {
   SVC_INGEST_SECRET: 'ingest-secret-for-the-split-test',
   SVC_RULES_SECRET: 'rules-secret-for-the-split-test',
@@ -28,39 +27,15 @@ const SECRETS = {
   VIEWER_TOKEN: 'viewer-token-for-the-split-test',
 };
 
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  dir: string;
-  output(): string;
-  exited: Promise<number | null>;
-  /** what its start banner says */
-  mqttUrl: string;
-  httpUrl?: string;
-  opsUrl?: string;
-}
+/** one process of the split, named by the services it runs */
+type Proc = HuewatchChild & { name: string };
 
 async function startProcess(name: string, dir: string, env: Record<string, string>): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, 'start', '--no-sim'], {
-    env: { ...process.env, ...SECRETS, DATA_DIR: dir, HOST: '127.0.0.1', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', OPS_PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  await waitFor(() => out.includes('Ctrl-C stops it.') || child.exitCode !== null, 30_000, `${name} to start`);
-  if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${out}`);
-  const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(out)![1]!;
-  const httpUrl = /HTTP API\s+(http:\/\/[^/\s]+)/.exec(out)?.[1];
-  const opsUrl = /ops\s+(http:\/\/[^/\s]+)/.exec(out)?.[1];
-  return { name, child, dir, output: () => out, exited, mqttUrl, ...(httpUrl ? { httpUrl } : {}), ...(opsUrl ? { opsUrl } : {}) };
+  const p = await startHuewatch({ args: ['--no-sim'], dataDir: dir, waitMs: 30_000, env: { SIM: undefined, ...SECRETS, ...env } });
+  return Object.assign(p, { name });
 }
 
-async function stopProcess(p: Proc, signal: NodeJS.Signals): Promise<number | null | string> {
-  p.child.kill(signal);
-  return Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r(`${p.name} still running`), 15_000))]);
-}
+const stopProcess = (p: Proc, signal: NodeJS.Signals) => p.stop(signal, 15_000);
 
 describe('broker, ingest, rules and API as four processes', () => {
   let influxd: RestartableServer;
@@ -106,7 +81,7 @@ describe('broker, ingest, rules and API as four processes', () => {
 
   afterAll(async () => {
     await Promise.all([device?.endAsync(), resident?.endAsync()]);
-    for (const p of [api, ingest, rules, broker]) if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all([api, ingest, rules, broker].map((p) => p?.stop('SIGKILL')));
     await shim?.stop();
     await influxd?.stop();
     await Promise.all(dirs.map((d) => d.cleanup()));
@@ -114,10 +89,10 @@ describe('broker, ingest, rules and API as four processes', () => {
 
   it('keeps the state database in the rules process only', () => {
     expect(rules.opsUrl).toBe(rulesOps);
-    expect(existsSync(join(rules.dir, 'huewatch.duckdb'))).toBe(true);
-    for (const p of [broker, ingest, api]) expect(existsSync(join(p.dir, 'huewatch.duckdb')), p.name).toBe(false);
-    expect(existsSync(join(ingest.dir, 'spool.duckdb'))).toBe(true);
-    expect(existsSync(join(rules.dir, 'vessels.duckdb'))).toBe(true); // the vessel services run beside the state
+    expect(existsSync(join(rules.dataDir, 'huewatch.duckdb'))).toBe(true);
+    for (const p of [broker, ingest, api]) expect(existsSync(join(p.dataDir, 'huewatch.duckdb')), p.name).toBe(false);
+    expect(existsSync(join(ingest.dataDir, 'spool.duckdb'))).toBe(true);
+    expect(existsSync(join(rules.dataDir, 'vessels.duckdb'))).toBe(true); // the vessel services run beside the state
     expect(api.opsUrl).toBeUndefined(); // the API serves its own /health and /metrics
   });
 
@@ -129,10 +104,10 @@ describe('broker, ingest, rules and API as four processes', () => {
 
     // `huewatch device add` where the API runs goes through it: that process has no state database
     const cli = await run(process.execPath, [BIN, 'device', 'add', 'kl-02', '--station', 'kim-long'], {
-      env: { ...process.env, ...SECRETS, DATA_DIR: api.dir, SERVICES: 'api', RULES_URL: rules.opsUrl!, STORE: 'influx', INFLUX_URL: shim.url, HTTP_PORT: new URL(api.httpUrl!).port },
+      env: { ...process.env, ...SECRETS, DATA_DIR: api.dataDir, SERVICES: 'api', RULES_URL: rules.opsUrl!, STORE: 'influx', INFLUX_URL: shim.url, HTTP_PORT: new URL(api.httpUrl!).port },
     });
     const secret2 = /MQTT password: (\S+)/.exec(cli.stdout)![1]!;
-    expect(existsSync(join(api.dir, 'huewatch.duckdb'))).toBe(false);
+    expect(existsSync(join(api.dataDir, 'huewatch.duckdb'))).toBe(false);
     await (await connectClient(broker.mqttUrl, { username: 'kl-02', password: secret2, clientId: 'kl-02' })).endAsync();
 
     resident = await connectClient(broker.mqttUrl, { clientId: 'resident-split' });
