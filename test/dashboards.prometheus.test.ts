@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promqlRange, startPrometheus, type RunningServer } from '../store/test-servers.ts';
-import { connectClient, tempDir, waitFor } from './helpers.ts';
+import { connectClient, waitFor } from './helpers.ts';
+import { startHuewatch, stopAllHuewatch } from './huewatch-child.ts';
 
 /**
  * Every Prometheus query of every provisioned dashboard (the platform-health panels and the
@@ -21,7 +20,6 @@ import { connectClient, tempDir, waitFor } from './helpers.ts';
  * traffic the simulator does not: a registered device's malformed message (a drop) and a login
  * with a wrong password (a refusal).
  */
-const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
 const JSON_DIR = new URL('../dashboards/json/', import.meta.url).pathname;
 const RANGE = { s: 6 * 3600, text: '6h' };
 const STEP_S = 15;
@@ -77,51 +75,21 @@ const draws = (q: PromQuery, series: Array<{ values: Array<[number, string]> }>)
   return /\bor\s+vector\(0\)\s*$/.test(q.expr) ? samples.length > 0 : samples.some((v) => v !== 0);
 };
 
-interface Huewatch { child: ChildProcess; httpUrl: string; mqttUrl: string; adminToken: string }
+interface Huewatch { httpUrl: string; mqttUrl: string; adminToken: string }
 
-/** every `huewatch start` of this file, stopped in afterAll even if its banner never came */
-const children: ChildProcess[] = [];
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function startHuewatch(dataDir: string): Promise<Huewatch> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
-    env: {
-      ...process.env, HOST: '127.0.0.1', MQTT_PORT: '0', MQTT_WS_PORT: '0', HTTP_PORT: '0', OPS_PORT: '0',
-      DATA_DIR: dataDir, SIM: '1', SIM_INTERVAL_MS: '500', SIM_SPEED: '600', LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitFor(() => out.includes('Ctrl-C stops it.') || child.exitCode !== null, 60_000, 'huewatch start');
-  if (child.exitCode !== null) throw new Error(`huewatch exited: ${out}`);
-  const httpUrl = /HTTP API\s+(http:\/\/\S+?)\/api/.exec(out)?.[1];
-  const mqttUrl = /MQTT\s+(mqtt:\/\/\S+)/.exec(out)?.[1];
-  if (!httpUrl || !mqttUrl) throw new Error(`no HTTP API or MQTT address in the banner: ${out}`);
-  const { adminToken } = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
-  return { child, httpUrl, mqttUrl, adminToken };
+async function startPlatform(): Promise<Huewatch> {
+  const hw = await startHuewatch({ env: { SIM: '1', SIM_INTERVAL_MS: '500', SIM_SPEED: '600' }, waitMs: 60_000 });
+  return { httpUrl: hw.httpUrl, mqttUrl: hw.mqttUrl, adminToken: (await hw.secrets()).adminToken };
 }
 
 describe('every Prometheus query of the dashboards against Prometheus scraping the platform', () => {
-  let data: Awaited<ReturnType<typeof tempDir>>;
   let huewatch: Huewatch | undefined;
   let prometheus: RunningServer | undefined;
   let device: MqttClient | undefined;
   const queries = prometheusQueries();
 
   beforeAll(async () => {
-    data = await tempDir('huewatch-dashboards-prom-');
-    huewatch = await startHuewatch(data.dir);
+    huewatch = await startPlatform();
     // the API serves the metrics of every service in its process at /metrics on the HTTP port
     prometheus = await startPrometheus([new URL(huewatch.httpUrl).host]);
   }, 80_000);
@@ -129,8 +97,7 @@ describe('every Prometheus query of the dashboards against Prometheus scraping t
   afterAll(async () => {
     await device?.endAsync(true);
     await prometheus?.stop();
-    for (const child of children.splice(0)) await stopChild(child);
-    await data?.cleanup();
+    await stopAllHuewatch();
   }, 30_000);
 
   it('finds the Prometheus queries of the platform-health dashboard, macros expanded', () => {
