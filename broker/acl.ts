@@ -3,7 +3,7 @@ import { ID_PATTERN, TOPIC_ROOT } from '../contract/topics.ts';
 
 /**
  * Who may publish and subscribe where (DESIGN.md "Who may do what"). Pure: no I/O, no clock, so
- * the whole table is tested without a socket. The broker (server.ts) calls it from aedes' hooks.
+ * the whole table is tested without a socket. The broker calls it from aedes' hooks (aedes-hooks.ts, admission.ts).
  */
 
 export const SERVICE_NAMES = ['ingest', 'rules', 'api', 'nodered'] as const;

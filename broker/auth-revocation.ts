@@ -38,7 +38,7 @@ export function createRevocations(opts: RevocationOptions): Revocations & { list
   function revoke(deviceId: string): void {
     counts.set(deviceId, generation(deviceId) + 1);
     opts.forget?.(deviceId);
-    // a device's client id is its device id (server.ts refuses any other)
+    // a device's client id is its device id (admission.ts refuses any other)
     // aedes keeps its sessions in `clients` by client id (untyped in aedes.d.ts)
     const client = (opts.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
     const cut = client !== undefined && opts.isDevice(client, deviceId);

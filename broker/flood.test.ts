@@ -7,7 +7,7 @@ import type { FloodChildArgs, FloodChildResult } from './flood-child.ts';
  * FACTS.md: aedes 1.2 crashed with "Maximum call stack size exceeded" in mqemitter when a
  * subscriber left during a QoS 0 flood. Four raw-socket publishers flood QoS 0 while a subscriber
  * that never reads joins and leaves 20 times. Each broker runs in a child process (flood-child.ts):
- * the crash kills its process. Without the fix in server.ts (breakRecursion) our broker crashed
+ * the crash kills its process. Without the fix in recursion-break.ts our broker crashed
  * here 3 runs in 4; with it, none.
  */
 

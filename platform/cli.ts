@@ -160,7 +160,7 @@ async function sim(args: string[]): Promise<number> {
       secrets.simDevices[simDeviceId(s.id)] = await registerThroughApi(config, dataDir, simDeviceId(s.id), { station: s.id }, undefined, values.api);
     }
   }
-  // The fishing fleet as the platform's own simulator sails it (platform/main.ts), registered the same way.
+  // The fishing fleet as the platform's own simulator sails it (platform/start-simulators.ts), registered the same way.
   const { SIM_AIS_RECEIVER, simFleetDevices, startVesselFleet } = await import('../firmware-sim/fleet-vessels.ts');
   const { loadVesselRegister, DEFAULT_SEA_ZONES_FILE } = await import('./vessels.ts');
   const vessels = loadVesselRegister(config.VESSELS_FILE).vessels;

@@ -16,7 +16,7 @@ export interface DeviceAdminDeps {
   vessels?: () => VesselLookup;
   /**
    * Told after each change is stored, and awaited: the broker cuts the device's live session and
-   * forgets what it cached (platform/main.ts publishes the change to it).
+   * forgets what it cached (platform/start-pipeline.ts publishes the change to it).
    */
   onChange?: (deviceId: string) => Promise<void> | void;
   log?: Logger;

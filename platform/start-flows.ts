@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+import { startNodeRed } from '../flows/run.ts';
+import type { StartContext } from './start-context.ts';
+
+/**
+ * The committed flows (flows/) fan alerts out to SMS and e-mail. Their `${VAR}`s are handed
+ * over here (Node-RED's global environment, flows/run.ts), not through process.env: this
+ * broker, Node-RED's service account, the gateways; the optional tokens and recipient as set.
+ */
+export async function startFlows(c: StartContext, mqttUrl: string): Promise<void> {
+  const { config } = c;
+  const nodered = await startNodeRed({
+    userDir: join(c.dataDir, 'nodered'),
+    log: c.log,
+    settings: {
+      SMS_GATEWAY_TOKEN: process.env.SMS_GATEWAY_TOKEN,
+      EMAIL_API_TOKEN: process.env.EMAIL_API_TOKEN,
+      EMAIL_TO: process.env.EMAIL_TO,
+      MQTT_URL: mqttUrl,
+      MQTT_USER: 'svc-nodered',
+      MQTT_PASSWORD: c.secrets.services.nodered,
+      SMS_GATEWAY_URL: config.SMS_GATEWAY_URL,
+      EMAIL_API_URL: config.EMAIL_API_URL,
+    },
+  });
+  c.onStop(() => nodered.stop());
+}
