@@ -20,9 +20,10 @@
  *      process's peak RSS, publish → PUBACK p99, lost = acknowledged − stored.
  * And on the embedded store: alert latency under the saturating burst of run 1, and under a steady
  * 5,000 readings/s: an anonymous resident subscribed to `huewatch/v1/alerts/#`; two extra devices
- * (Kim Long, Phú Ốc: alarm level 3 at 3.5 and 4.5 m) publish a crossing of level 3 and then two
- * readings back below it 15 min of observation time apart (holdFall 15m in config/rules.yaml,
- * holdRise 0s: the first reading at or above fires), CROSSINGS per run in all; device publish →
+ * (Kim Long, Phú Ốc: alarm level 3 at 3.5 and 4.5 m) publish a crossing of level 3 observed now
+ * and a reading back below it (the platform runs a copy of config/rules.yaml whose two flood rules
+ * end an alert at once, holdFall 0s; holdRise 0s: the first reading at or above fires), CROSSINGS
+ * per run in all; device publish →
  * the level-3 alert whose `source.observedAt` is that reading, p50/p99. The reference's "rule" is a
  * threshold check after the durable write, published to mosquitto.
  *
@@ -34,7 +35,7 @@
  * TOTAL_DEADLINE_MS); loopback only; temp dirs; children killed on exit, error included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
+import { parseDocument } from 'yaml';
 import { freePort, influxql, startInfluxd, startV2WriteShim, startVictoria, type RestartableServer, type RunningServer, type WriteShim } from '../store/test-servers.ts';
 import { connectAll, connectDevice, percentiles, runLoadInChild, type LoadDevice, type LoadResult, type Percentiles } from './load.ts';
 import { openStore, startMosquitto, startReferenceIngest, type StoreKind } from './reference.ts';
@@ -64,8 +66,14 @@ const CROSSINGS = 50;
 const WARMUP_STATIONS = ['ta-trach', 'binh-dien', 'huong-dien', 'a-luoi'];
 const WARMUP_DEVICES = 20;
 const WARMUP_MS = 1000 * Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
-/** observation time of one crossing cycle: rise, fall 1 min later, fall again 15 min after that (holdFall 15m) */
-const CYCLE_MS = 17 * 60_000;
+/**
+ * The flood rules of the crossing stations end an alert on the first reading back below
+ * (holdFall 0s in the bench's copy of config/rules.yaml, benchRulesFile): a crossing cycle is a
+ * reading above level 3 and one below, both observed now. A reading's ts must be current (a
+ * reading received over an hour after its ts raises no alert: rules/lateness.ts), so the 15-minute
+ * hold of the real rule would allow one crossing per quarter hour.
+ */
+const CROSSING_RULES = ['flood-kim-long', 'flood-phu-oc'];
 const STEADY_RATE = 5_000;
 const POLL_MS = 250;
 /** after the load, how long PUBACKs and the stored count may take to catch up (env BENCH_DRAIN_SECONDS) */
@@ -132,8 +140,19 @@ process.once('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
+/** config/rules.yaml with holdFall 0s on the crossing stations' flood rules (CROSSING_RULES), in `dir`. */
+function benchRulesFile(dir: string): string {
+  const doc = parseDocument(readFileSync(join(ROOT, 'config/rules.yaml'), 'utf8'));
+  const rules = doc.get('rules') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
+  for (const r of rules.items) if (CROSSING_RULES.includes(String(r.get('id')))) r.set('holdFall', '0s');
+  const file = join(dir, 'bench-rules.yaml');
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
 async function startPlatform(storeEnv: Record<string, string>): Promise<PlatformChild> {
   const dataDir = await mkdtemp(join(tmpdir(), 'huewatch-bench-ingest-'));
+  const rulesFile = benchRulesFile(dataDir);
   const [mqttPort, httpPort, wsPort, opsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [join(ROOT, 'bin/huewatch.js'), 'start'], {
     cwd: ROOT,
@@ -147,6 +166,7 @@ async function startPlatform(storeEnv: Record<string, string>): Promise<Platform
       MQTT_WS_PORT: String(wsPort),
       OPS_PORT: String(opsPort),
       LOG_LEVEL: 'error',
+      RULES_FILE: rulesFile,
       ...storeEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -323,7 +343,7 @@ async function freshStore(name: StoreName, s: Servers, tmp: string): Promise<{ e
 /**
  * Timestamps of a run: the last hour (a fresh database per run), except on VictoriaMetrics, which
  * ignores the bucket and so keeps every run in one database: there run k gets the hour k hours
- * before that, so no run overwrites another's readings (the crossings use 8 h ago and later, at
+ * before that, so no run overwrites another's readings (the crossings are observed now, at
  * stations the load never uses).
  */
 let victoriaRuns = 0;
@@ -358,7 +378,7 @@ async function platformRun(name: StoreName, s: Servers, tmp: string, shape: Load
     const extraReadings = () => base + (ex?.readings() ?? 0);
     let started = 0;
     const loadDone = runLoadInChild({ url: p.mqttUrl, devices, window: WINDOW, perMessage: shape.perMessage, rate: shape.rate, durationMs: DURATION_MS, drainMs: DRAIN_MS, ...tsWindow(name) }, () => void (started = performance.now()));
-    // the crossing devices' readings (3 per crossing) are counted apart
+    // the crossing devices' readings (2 per crossing) are counted apart
     const t = await trackStored(async () => (await storedNow()) - extraReadings(), loadDone, () => started);
     await ex?.finish();
     const spooled = await p.metric('huewatch_store_written_readings_total{path="spool"}').catch(() => 0);
@@ -439,8 +459,8 @@ interface Crossings {
 
 /**
  * Two devices (Kim Long, Phú Ốc) each publish CROSSINGS/2 cycles during the load, spaced evenly over
- * its duration: a reading above alarm level 3, then below, then below again 15 min of observation
- * time later (ends the alert: holdFall 15m). Observation times start 8 h ago, one cycle 17 min.
+ * its duration: a reading above alarm level 3 observed now, then one below (ends the alert:
+ * holdFall 0s in the bench's rules, CROSSING_RULES).
  */
 function crossings(brokerUrl: string, residentUrl: string, devices: LoadDevice[]): Crossings {
   return {
@@ -486,7 +506,6 @@ function crossings(brokerUrl: string, residentUrl: string, devices: LoadDevice[]
       const clients = await connectAll(devices, (d) => connectDevice(brokerUrl, d));
       const perDevice = Math.ceil(CROSSINGS / devices.length);
       const gap = DURATION_MS / (perDevice + 1);
-      const base = Math.floor((Date.now() - 8 * 3_600_000) / 1000) * 1000;
       let published = 0;
       let acked = 0;
       let stop = false;
@@ -497,14 +516,15 @@ function crossings(brokerUrl: string, residentUrl: string, devices: LoadDevice[]
         for (let k = 0; k < perDevice && !stop; k++) {
           await sleep(gap);
           if (stop) break;
-          const ts = base + k * CYCLE_MS;
-          const readings: Array<[number, number]> = [[ts, level3 + 0.1], [ts + 60_000, 0.5], [ts + 16 * 60_000, 0.5]];
+          // observed now: above level 3, then back below a millisecond later (holdFall 0s here)
+          const ts = Date.now();
+          const readings: Array<[number, number]> = [[ts, level3 + 0.1], [ts + 1, 0.5]];
           for (const [j, [t, v]] of readings.entries()) {
             const at = performance.now();
             if (j === 0) sentAt.set(`${d.station}|${new Date(t).toISOString()}`, at);
             obsSentAt.set(`${d.station}|${t}`, at);
             if (j === 0) published++;
-            await c.publishAsync(topic, JSON.stringify({ ts: t, seq: 3 * k + j, m: { water_level: v } }), { qos: 1 });
+            await c.publishAsync(topic, JSON.stringify({ ts: t, seq: 2 * k + j, m: { water_level: v } }), { qos: 1 });
             acked++;
           }
         }
