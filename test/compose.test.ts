@@ -301,7 +301,7 @@ describe('the production image', () => {
     // and it holds what the image runs: every tracked source file but the build and CI files
     const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean).filter((p) => existsSync(join(ROOT, p)));
     const left = tracked.filter((p) => !context.includes(p));
-    expect(left.sort()).toEqual(['.ci/run', '.gitignore', 'Dockerfile', 'docker-compose.yml'].filter((p) => tracked.includes(p)).sort());
+    expect(left.sort()).toEqual(['.ci/run', '.dockerignore', '.gitignore', 'Dockerfile', 'docker-compose.yml'].filter((p) => tracked.includes(p)).sort());
     for (const p of ['package.json', 'package-lock.json', 'bin/huewatch.js', 'platform/main.ts', 'config/rules.yaml', 'flows/flows.json', '.env.example']) expect(context, p).toContain(p);
     // the image gets its dependencies by installing them, after the lock file is copied alone
     expect(dockerfile).toMatch(/COPY package\.json package-lock\.json \.\/\s*\n(?:#.*\n)*RUN npm install --omit=dev[^\n]*\n[\s\S]*COPY \. \./);
