@@ -5,7 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../contract/index.ts';
 import type { Platform } from '../platform/main.ts';
-import { connectClient, registerDevice, startTestPlatform, tempDir } from './helpers.ts';
+import { connectClient, registerDevice, startTestPlatform, tempDir, waitFor } from './helpers.ts';
 
 const ARTIFACTS = new URL('../.test-artifacts/console/', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';
@@ -145,8 +145,13 @@ describe('the web console in a browser', () => {
     expect(await label('sensor-fault:kim-long')).toBe('Lỗi cảm biến');
     expect(await label('flood:kim-long')).toBe('Báo động 1');
     // the words come from the alert, as the API serves it
-    const { body } = await api('/api/v1/alerts?status=active,acknowledged');
-    const byKey = (k: string) => body.alerts.find((a: { key: string }) => a.key === k);
+    // an alert is published first and written right after (rules/README.md): the page may see it
+    // before the API's list does
+    const body = await waitFor(async () => {
+      const b = (await api('/api/v1/alerts?status=active,acknowledged')).body as { alerts: Array<{ key: string }> };
+      return b.alerts.some((a) => a.key === 'heavy-rain:rg-hue') ? b : undefined;
+    }, 10_000, 'the rain alert in the API');
+    const byKey = (k: string) => body.alerts.find((a: { key: string }) => a.key === k) as never as { levelName: unknown; windows: Array<{ window: string; sum: number }> };
     expect(byKey('heavy-rain:rg-hue').levelName).toEqual({ vi: 'Mưa to', en: 'Heavy rain' });
     expect(byKey('heavy-rain:rg-hue').windows.map((w: { window: string; sum: number }) => `${w.window} ${w.sum}`)).toEqual(['24h 30', '12h 30', '6h 30', '3h 30', '1h 30']);
     // the fault's headline gives the raw reading, not the fault flag ("1,00 m")
