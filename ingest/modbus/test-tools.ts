@@ -76,24 +76,31 @@ export async function buildLibmodbusServer(): Promise<{ binary: string; dir: str
 export async function startLibmodbusServer(binary: string, mode: 'tcp' | 'rtu', env: { UT_PORT?: string; UT_TTY?: string }): Promise<{ proc: ChildProcess; stop(): Promise<void> }> {
   const proc = spawn(binary, [mode], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'ignore'] });
   if (mode === 'tcp') {
-    // it prints nothing useful on readiness: wait until the port accepts (bounded), without
-    // connecting (it accepts exactly one client): probe by binding the same port instead.
+    // it prints nothing useful on readiness, and accepts exactly one client, so readiness is read
+    // from the kernel's socket table: a probe that bound the same port itself raced the server's
+    // own bind, and the server, failing to listen, aborted (SIGABRT in CI).
     // 20 s: under the full suite's parallel load the exec alone has taken over 5 s
     const port = Number(env.UT_PORT);
     const end = Date.now() + 20_000;
-    for (;;) {
-      const busy = await new Promise<boolean>((resolve) => {
-        const srv = createServer();
-        srv.once('error', () => resolve(true));
-        srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
-      });
-      if (busy) break;
+    while (!isListening(port)) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`libmodbus unit-test-server exited (${proc.exitCode ?? proc.signalCode}) before it listened`);
       if (Date.now() > end) throw new Error('libmodbus unit-test-server did not listen in 20 s');
       await new Promise((r) => setTimeout(r, 20));
     }
   } else await new Promise((r) => setTimeout(r, 200));
   return { proc, stop: () => stop(proc) };
+}
+
+/** True when some socket is in LISTEN state on 127.0.0.1:port (Linux /proc/net/tcp, state 0A). */
+function isListening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return local === `0100007F:${hex}` && state === '0A';
+    });
 }
 
 function stop(proc: ChildProcess): Promise<void> {
