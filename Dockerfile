@@ -5,6 +5,8 @@
 FROM node:20.20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# the dependency patches npm install's postinstall applies (patch-package; patches/README.md)
+COPY patches ./patches
 COPY package.json package-lock.json ./
 # npm install, not npm ci: the lock file holds DuckDB's native bindings only for linux-x64 (the
 # registry it was made against has no others), and npm ci refuses a lock without every platform's;

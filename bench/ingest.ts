@@ -167,6 +167,8 @@ async function startPlatform(storeEnv: Record<string, string>): Promise<Platform
       OPS_PORT: String(opsPort),
       LOG_LEVEL: 'error',
       RULES_FILE: rulesFile,
+      // 100 devices at ~100 readings/s each measure capacity; the per-device quota would cap them (bench/flood-fairness.ts measures it)
+      DEVICE_MAX_MSGS_PER_S: '0', DEVICE_MAX_BYTES_PER_S: '0',
       ...storeEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,6 +18,8 @@ export function createAckOrder(): AckOrder {
     after(client, taken, cb) {
       const before = ackTail.get(client);
       if (!before && !taken) return cb(null);
+      // a refusal waiting behind earlier answers is handled when its turn comes, not unhandled before it
+      taken?.catch(() => undefined);
       const mine: Promise<void> = (before ? before.then(() => taken) : taken!).then(() => cb(null), (err: unknown) => cb(err as Error));
       ackTail.set(client, mine);
       void mine.then(() => {

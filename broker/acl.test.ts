@@ -196,7 +196,9 @@ describe('authorize subscribe', () => {
     [rules, `${R}/ops/alerts/#`, true],
     [api, `${R}/ops/alerts/#`, true],
     [api, `$share/api/${R}/ops/alerts/#`, true],
-    [nodered, `${R}/ops/alerts/#`, false], // its flows fan out to residents' channels (flows/README.md)
+    // its flows send operators' alerts only to operators who want them by e-mail/SMS (flows/README.md)
+    [nodered, `${R}/ops/alerts/#`, true],
+    [nodered, `${R}/ops/#`, false],
     [ingest, `${R}/ops/alerts/#`, false],
     [resident, `${R}/ops/alerts/#`, false],
     [resident, `${R}/ops/alerts/sensor-fault_kim-long`, false],
@@ -225,5 +227,51 @@ describe('authorize subscribe', () => {
       expect(authorize(p, 'subscribe', `${R}/cmd/${deviceId}`)).toBe(false);
       expect(authorize(p, 'publish', `${R}/telemetry/${deviceId}`)).toBe(false);
     }
+  });
+});
+
+describe("residents' SOS over MQTT (#15.3)", () => {
+  const app: Principal = { role: 'device', deviceId: 'partner-app-01', kind: 'app' };
+  const otherApp = 'partner-app-02';
+  const sos = (id: string) => `${R}/sos/${id}`;
+  const answer = (id: string) => `${R}/devices/${id}/sos`;
+
+  it('lets an app publish only its own SOS topic, never retained, and nothing else', () => {
+    expect(authorize(app, 'publish', sos('partner-app-01'))).toBe(true);
+    expect(authorize(app, 'publish', sos('partner-app-01'), { retain: true })).toBe(false);
+    for (const topic of [sos(otherApp), `${sos('partner-app-01')}/x`, answer('partner-app-01'), `${R}/telemetry/partner-app-01`, `${R}/status/partner-app-01`, `${R}/vms/partner-app-01`, `${R}/ais/partner-app-01`, `${R}/alerts/kim-long/x`]) {
+      expect(authorize(app, 'publish', topic), topic).toBe(false);
+    }
+  });
+
+  it('lets an app read only its own answers', () => {
+    expect(authorize(app, 'subscribe', answer('partner-app-01'))).toBe(true);
+    for (const filter of [answer(otherApp), `${R}/devices/+/sos`, `${R}/devices/#`, sos('partner-app-01'), `${R}/sos/+`, `${R}/cmd/partner-app-01`, `${R}/devices/partner-app-01/errors`, `${R}/alerts/#`, `$share/g/${answer('partner-app-01')}`]) {
+      expect(authorize(app, 'subscribe', filter), filter).toBe(false);
+    }
+  });
+
+  it('lets the API read every app\'s SOS and answer each, never retained', () => {
+    expect(authorize(api, 'subscribe', `${R}/sos/+`)).toBe(true);
+    expect(authorize(api, 'subscribe', sos('partner-app-01'))).toBe(true);
+    expect(authorize(api, 'subscribe', `${R}/sos/#`)).toBe(false);
+    expect(authorize(api, 'publish', answer('partner-app-01'))).toBe(true);
+    expect(authorize(api, 'publish', answer('partner-app-01'), { retain: true })).toBe(false);
+    expect(authorize(api, 'publish', sos('partner-app-01'))).toBe(false);
+  });
+
+  it('lets no resident, station, tracker, receiver or other service send an SOS or read the answers', () => {
+    for (const p of [resident, dev, tracker, receiver, ingest, rules, nodered]) {
+      const id = p.role === 'device' ? p.deviceId : 'partner-app-01';
+      expect(authorize(p, 'publish', sos(id)), `${name(p)} publish sos`).toBe(false);
+      expect(authorize(p, 'publish', answer(id)), `${name(p)} publish answer`).toBe(false);
+      for (const filter of [sos(id), `${R}/sos/+`, answer(id), `${R}/devices/+/sos`]) {
+        expect(authorize(p, 'subscribe', filter), `${name(p)} subscribe ${filter}`).toBe(false);
+      }
+    }
+  });
+
+  it('knows the app kind as a principal', () => {
+    expect(principalSchema.safeParse(app).success).toBe(true);
   });
 });

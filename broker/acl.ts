@@ -10,7 +10,7 @@ export const SERVICE_NAMES = ['ingest', 'rules', 'api', 'nodered'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** What a device is for (lib/devices.ts): each publishes only on its own kind of topic. */
-export const DEVICE_KINDS = ['station', 'vessel', 'ais-receiver'] as const;
+export const DEVICE_KINDS = ['station', 'vessel', 'ais-receiver', 'app'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
 export const principalSchema = z.discriminatedUnion('role', [
@@ -52,6 +52,8 @@ const DEVICE: Record<DeviceKind, Grants> = {
   station: deviceGrants('telemetry'),
   vessel: deviceGrants('vms'),
   'ais-receiver': deviceGrants('ais'),
+  // another app's only right: send residents' SOS calls and read the API's answers (api/sos/mqtt.ts)
+  app: { publish: [{ pattern: t('sos/{id}') }], subscribe: [{ pattern: t('devices/{id}/sos') }] },
 };
 
 const SERVICES: Record<ServiceName, Grants> = {
@@ -73,20 +75,25 @@ const SERVICES: Record<ServiceName, Grants> = {
   },
   api: {
     // cmd is retained desired config (wire contract): a device that reconnects gets it at once
-    publish: [{ pattern: t('cmd/#'), retain: true }],
+    // …and SensorThings' Observations for anonymous readers (api/sta/mqtt.ts), never retained
+    // …and the answers to apps' SOS calls (api/sos/mqtt.ts), never retained
+    publish: [{ pattern: t('cmd/#'), retain: true }, { pattern: 'v1.1/#' }, { pattern: t('devices/+/sos') }],
     // ops/alerts/#: the API's alert feed hands operators' alerts to token holders (api/alert-feed.ts)
-    subscribe: [{ pattern: t('alerts/#') }, { pattern: t('ops/alerts/#') }, { pattern: t('obs/#') }, { pattern: t('status/#') }],
+    // sos/+: apps' SOS calls (api/sos/mqtt.ts)
+    subscribe: [{ pattern: t('alerts/#') }, { pattern: t('ops/alerts/#') }, { pattern: t('obs/#') }, { pattern: t('status/#') }, { pattern: t('sos/+') }],
     shared: true,
     sys: true,
   },
-  // public alerts only: its flows send them on to SMS and e-mail for residents (flows/README.md)
-  nodered: { publish: [], subscribe: [{ pattern: t('alerts/#') }], shared: true, sys: true },
+  // public alerts: its flows send them on to SMS and e-mail for residents; operators' alerts too,
+  // which the flows send only to the operators who want them by e-mail/SMS (flows/README.md)
+  nodered: { publish: [], subscribe: [{ pattern: t('alerts/#') }, { pattern: t('ops/alerts/#') }], shared: true, sys: true },
 };
 
 // never ops/alerts/#: operators' alerts are not for residents (contract/topics.ts OPERATORS_AREA)
 const RESIDENT: Grants = {
   publish: [],
-  subscribe: [{ pattern: t('alerts/#') }, { pattern: t('obs/#') }],
+  // v1.1/#: SensorThings API's MQTT extension, read-only (api/sta/mqtt.ts)
+  subscribe: [{ pattern: t('alerts/#') }, { pattern: t('obs/#') }, { pattern: 'v1.1/#' }],
 };
 
 function grantsOf(p: Principal): Grants {

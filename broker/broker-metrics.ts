@@ -6,6 +6,10 @@ import type { Principal } from './acl.ts';
 
 export type RefusalReason =
   | 'bad_credentials'
+  /** failed logins of this address or username: backing off or locked out (lib/login-guard.ts), refused before scrypt */
+  | 'login_locked'
+  /** too many password checks waiting (of this address, or in all): refused before scrypt (verify-queue.ts) */
+  | 'login_busy'
   | 'anonymous_refused'
   | 'device_disabled'
   | 'client_id_refused'

@@ -9,6 +9,8 @@ import { hashSecret } from './secrets.ts';
 /** Test support: a real broker on ephemeral ports with an in-memory device registry. */
 export interface Harness {
   broker: BrokerServer;
+  /** every listener's port (mqtts and wss too when `tls` was given) */
+  ports: Awaited<ReturnType<BrokerServer['start']>>;
   metrics: Registry;
   mqttUrl: string;
   wsUrl: string;
@@ -44,7 +46,8 @@ export async function startHarness(deviceIds: string[], extra: Partial<BrokerSer
     wsPort: 0,
     ...extra,
   });
-  const { mqttPort, wsPort } = await broker.start();
+  const ports = await broker.start();
+  const { mqttPort, wsPort } = ports;
   const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
   const wsUrl = `ws://127.0.0.1:${wsPort}/mqtt`;
   const clients: MqttClient[] = [];
@@ -55,6 +58,7 @@ export async function startHarness(deviceIds: string[], extra: Partial<BrokerSer
   };
   return {
     broker,
+    ports,
     metrics,
     mqttUrl,
     wsUrl,

@@ -29,6 +29,8 @@ export const ErrorCode = {
   STORE_REJECTED: 'HW_ERR_STORE_REJECTED',
   /** the on-disk spool holds its maximum: the reading is refused (not acknowledged), not dropped */
   SPOOL_FULL: 'HW_ERR_SPOOL_FULL',
+  /** a device publishes faster than its quota (broker/publish-quota.ts): QoS 0 dropped, QoS 1/2 slowed */
+  RATE_LIMITED: 'HW_ERR_RATE_LIMITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

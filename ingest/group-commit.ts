@@ -4,6 +4,7 @@ import { ErrorCode } from '../contract/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { ThrottledLog } from '../lib/throttled-log.ts';
 import type { StoredReading } from '../store/types.ts';
+import { FairQueue } from './fair-queue.ts';
 
 /**
  * Group commit (DESIGN.md "Data-path invariants"): many devices' readings share one store write,
@@ -17,6 +18,8 @@ import type { StoredReading } from '../store/types.ts';
  * callers still waiting: an outage withholds acknowledgements, it never drops. Only rows the
  * store refuses for good (a bad row, HW_ERR_BAD_REQUEST / HW_ERR_STORE_REJECTED) are dropped:
  * the batch is split into its callers' parts so one device's bad row costs no one else's.
+ * A write takes the waiting parts round-robin across devices (fair-queue.ts), so a flooding
+ * device's backlog does not delay another device's reading, nor its PUBACK.
  */
 
 export interface GroupCommitOptions {
@@ -44,6 +47,8 @@ const DEFAULT_RETRY_DELAY_MS = { min: 100, max: 5_000 };
 const PERMANENT: ReadonlySet<string> = new Set([ErrorCode.BAD_REQUEST, ErrorCode.STORE_REJECTED]);
 
 interface Part {
+  /** the device whose rows these are: parts are queued per device */
+  key: string;
   rows: readonly StoredReading[];
   resolve(outcome: 'stored' | 'refused'): void;
   reject(err: Error): void;
@@ -64,7 +69,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
   const throttled = new ThrottledLog(log, 10_000);
   const m = commitMetrics(opts.metrics, () => pendingRows);
 
-  let parts: Part[] = [];
+  const parts = new FairQueue<Part>();
   let pendingRows = 0;
   let writing: Promise<void> | undefined;
   let scheduled = false;
@@ -87,11 +92,8 @@ export function createGroupCommit(opts: GroupCommitOptions) {
 
   /** Takes the gathered parts, up to maxBatch rows (at least one part), and writes them. */
   async function flush(): Promise<void> {
-    let n = 0;
-    let take = 0;
-    while (take < parts.length && (take === 0 || n + parts[take]!.rows.length <= maxBatch)) n += parts[take++]!.rows.length;
-    const batch = parts.slice(0, take);
-    parts = parts.slice(take);
+    const batch = parts.take(maxBatch);
+    const n = batch.reduce((k, p) => k + p.rows.length, 0);
     const rows = batch.length === 1 ? batch[0]!.rows : batch.flatMap((p) => p.rows);
     for (let attempt = 0; ; attempt++) {
       const end = m.seconds.startTimer();
@@ -119,7 +121,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
           const stored = await writeUntilRefused(batch);
           release(batch.slice(0, stored).reduce((k, p) => k + p.rows.length, 0));
           const rest = batch.slice(stored);
-          parts.unshift(...rest);
+          parts.putBack(rest);
           if (stored === 0) await sleep(Math.min(delays.max, delays.min * 2 ** attempt));
           return;
         }
@@ -160,7 +162,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
         const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
         if (!PERMANENT.has(code)) {
           // the store went down in the middle: back to the front of the queue, in order
-          parts.unshift(p);
+          parts.putBack([p]);
           pendingRows += p.rows.length;
           continue;
         }
@@ -179,7 +181,7 @@ export function createGroupCommit(opts: GroupCommitOptions) {
 
   function enqueue(rows: readonly StoredReading[]): Promise<'stored' | 'refused'> {
     return new Promise((resolve, reject) => {
-      parts.push({ rows, resolve, reject });
+      parts.push({ key: rows[0]?.device ?? '', rows, resolve, reject });
       pendingRows += rows.length;
       schedule();
     });

@@ -23,6 +23,9 @@ export interface Platform {
   mqttUrl: string;
   mqttPort?: number;
   wsPort?: number;
+  /** the TLS listeners, when TLS_CERT_FILE and TLS_KEY_FILE are set */
+  mqttsPort?: number;
+  wssPort?: number;
   httpUrl?: string;
   /** the ops listener (/health, /metrics) of a process without the API */
   opsUrl?: string;
@@ -54,11 +57,11 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
     // Services that share the broker's process talk through its in-process API (DESIGN.md "The
     // flow"); the others connect over MQTT.
     let ingest: Ingest | undefined;
-    const { mqttUrl, mqttPort, wsPort, localBus } = await startBroker(c, stores.devices, () => ingest);
+    const { mqttUrl, mqttPort, wsPort, mqttsPort, wssPort, localBus } = await startBroker(c, stores.devices, () => ingest);
     const bus = serviceClients(c, mqttUrl, localBus);
     const pipeline = await startPipeline(c, stores, bus, { stations, rules }, (started) => (ingest = started));
-    const httpUrl = run.has('api') ? await startApi(c, stores, bus, pipeline, { stations, rules }) : undefined;
-    if (config.NODERED) await startFlows(c, mqttUrl);
+    const httpUrl = run.has('api') ? await startApi(c, stores, bus, pipeline, { stations, rules }, { ...(mqttPort === undefined ? {} : { port: mqttPort }), ...(wsPort === undefined ? {} : { wsPort }) }) : undefined;
+    if (config.NODERED) await startFlows(c, mqttUrl, httpUrl);
     if (config.SIM && run.has('broker') && stores.local) await startSimulators(c, mqttUrl, stores.local, pipeline, stations);
 
     let opsUrl: string | undefined;
@@ -79,7 +82,7 @@ export async function startPlatform(config: Config, log: Logger, clock: { now():
       opsUrl = ops.url;
     }
 
-    return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(httpUrl ? { httpUrl } : {}), ...(opsUrl ? { opsUrl } : {}), adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, viewerToken: secrets.viewerToken, stop: stops.stop };
+    return { mqttUrl, ...(mqttPort === undefined ? {} : { mqttPort }), ...(wsPort === undefined ? {} : { wsPort }), ...(mqttsPort === undefined ? {} : { mqttsPort }), ...(wssPort === undefined ? {} : { wssPort }), ...(httpUrl ? { httpUrl } : {}), ...(opsUrl ? { opsUrl } : {}), adminToken: secrets.adminToken, operatorToken: secrets.operatorToken, viewerToken: secrets.viewerToken, stop: stops.stop };
   } catch (err) {
     await stops.stop();
     throw err;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { deviceChangedTopic } from '../broker/auth-revocation.ts';
 import type { Station } from '../contract/station.ts';
@@ -41,8 +42,12 @@ export async function startPipeline(
   if (run.has('ingest')) {
     // Without the broker here: a persistent session, so what the broker delivered but ingest
     // had not stored comes again.
-    const ingestMqtt = localBus ? undefined : await connect('ingest', false, true);
+    // Workers sharing the telemetry ($share/ingest/…: INGEST_SHARED, or REDIS_URL's several
+    // brokers) each need their own session: svc-ingest-{INGEST_WORKER}.
+    const shared = !localBus && (config.INGEST_SHARED || config.REDIS_URL !== undefined);
+    const ingestMqtt = localBus ? undefined : await connect('ingest', false, true, shared ? `-${config.INGEST_WORKER ?? hostname()}` : '');
     ingest = createIngest({
+      ...(shared ? { shareGroup: 'ingest' } : {}),
       store: series!.writes, devices, log, metrics, clock,
       bus: localBus ?? ingestMqtt!,
       ...(ingestMqtt ? { mqtt: ingestMqtt } : {}),

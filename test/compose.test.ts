@@ -30,7 +30,7 @@ const envOf = (name: string): Record<string, string> => compose.services[name]?.
 function listens(name: string): Set<string> {
   const s = compose.services[name];
   if (!s) return new Set();
-  if (s.build !== '.') return new Set({ influxdb: ['http:8086'], prometheus: ['http:9090'], grafana: ['http:3000'], nodered: ['http:1880'] }[name] ?? []);
+  if (s.build !== '.') return new Set({ influxdb: ['http:8086'], prometheus: ['http:9090'], grafana: ['http:3000'], nodered: ['http:1880'], redis: ['redis:6379'] }[name] ?? []);
   const env = envOf(name);
   const run = (env.SERVICES ?? 'broker,ingest,rules,api').split(',');
   const out = new Set<string>();
@@ -62,7 +62,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs InfluxDB, Grafana, Prometheus, Node-RED and the platform, and the simulator only in the sim profile', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'broker', 'grafana', 'influxdb', 'ingest', 'nodered', 'prometheus', 'rules', 'sim']);
+    expect(Object.keys(compose.services).sort()).toEqual(['api', 'broker', 'grafana', 'influxdb', 'ingest', 'nodered', 'prometheus', 'redis', 'rules', 'sim']);
     expect(compose.services.sim.profiles).toEqual(['sim']);
     for (const [name, s] of services) if (name !== 'sim') expect(s.profiles, name).toBeUndefined();
     for (const name of [...PLATFORM, 'sim']) expect(compose.services[name].build, name).toBe('.');
@@ -82,7 +82,10 @@ describe('docker-compose.yml', () => {
       for (const key of ['DATA_DIR', 'HOST', 'SIM', 'STORE', 'MQTT_PORT', 'HTTP_PORT', 'OPS_PORT']) expect(envOf(name)[key], `${name} ${key}`).toBeDefined();
       expect(envOf(name).STORE, name).toBe('influx');
     }
-    expect(compose.services.broker.ports).toEqual(['1883:1883', '9001:9001']);
+    // only TLS leaves the network (#16.2): mqtts and MQTT over secure WebSocket, never 1883 or 9001
+    expect(compose.services.broker.ports).toEqual(['8883-8884:8883', '8443-8444:8884']);
+    expect(envOf('broker')).toMatchObject({ MQTT_TLS_PORT: '8883', MQTT_WSS_PORT: '8884', TLS_CERT_FILE: expect.stringMatching(/^\/tls\//), TLS_KEY_FILE: expect.stringMatching(/^\/tls\//) });
+    for (const [name, s] of services) for (const p of (s.ports ?? []) as string[]) expect(p, name).not.toMatch(/:(1883|9001)$/);
     expect(compose.services.api.ports).toEqual(['8080:8080']);
     expect(envOf('rules').SERVICES).toBe('rules');
     // the state database has one owner, in a volume of its own; ingest keeps its spool in another
@@ -121,14 +124,36 @@ describe('docker-compose.yml', () => {
       for (const d of deps(name)) visit(d, [...path, name]);
     };
     for (const [name] of services) visit(name, []);
-    // the broker looks devices up lazily, so it needs nothing to start
-    expect(deps('broker')).toEqual([]);
+    // the broker looks devices up lazily, so it needs only its shared state to start
+    expect(deps('broker')).toEqual(['redis']);
     expect(deps('rules').sort()).toEqual(['broker', 'influxdb']);
     expect(deps('ingest').sort()).toEqual(['broker', 'influxdb', 'rules']);
     expect(deps('api').sort()).toEqual(['broker', 'influxdb', 'rules']);
     expect(deps('sim').sort()).toEqual(['api', 'broker']);
     expect(deps('prometheus').sort()).toEqual([...PLATFORM].sort());
     for (const [name, s] of services) for (const d of Object.values(s.depends_on ?? {}) as Json[]) expect(d.condition, name).toBe('service_healthy');
+  });
+
+  it('runs two brokers sharing Redis (kept on disk), and ingest on a shared subscription under a stable name', () => {
+    const redis = compose.services.redis;
+    const command = (redis.command as string[]).join(' ');
+    // what the brokers acknowledged is in Redis: written to its append-only file, not only in memory
+    expect(command).toMatch(/--appendonly yes/);
+    expect(command).toMatch(/--appendfsync (always|everysec)/);
+    expect(redis.volumes).toEqual(['redis-data:/data']);
+    expect(redis.ports, 'Redis stays inside the network').toBeUndefined();
+    const broker = compose.services.broker;
+    const replicas = broker.deploy?.replicas as number;
+    expect(replicas).toBeGreaterThanOrEqual(2);
+    // a host port range per published port, as wide as the replicas: each replica gets its own
+    for (const p of broker.ports as string[]) {
+      const [lo, hi] = p.split(':')[0]!.split('-').map(Number);
+      expect(hi! - lo! + 1, p).toBe(replicas);
+    }
+    // every platform process is told where the shared state is (ingest: so it uses $share/ingest/…)
+    for (const name of PLATFORM) expect(envOf(name).REDIS_URL, name).toBe('redis://redis:6379');
+    // one name per ingest worker: its persistent session (and what is queued for it) outlives the container
+    expect(envOf('ingest').INGEST_WORKER).toMatch(/^[A-Za-z0-9_.-]{1,40}$/);
   });
 
   it('gives every service a healthcheck and names only services that exist in depends_on', () => {
@@ -252,7 +277,8 @@ describe('the production image', () => {
   it('keeps every service state in a named volume at the folder the service writes', () => {
     // where each service keeps what must outlive its container; a new service must be added here
     const STATE: Record<string, string> = {
-      broker: '/data', // DATA_DIR: secrets.json (aedes keeps sessions and retained messages in memory)
+      broker: '/data', // DATA_DIR: secrets.json (sessions and retained messages are in Redis)
+      redis: '/data', // the brokers' sessions, retained messages and queues (append-only file)
       ingest: '/data', // the spool
       rules: '/data', // huewatch.duckdb, vessels.duckdb
       api: '/data', // generated tokens, VAPID keys

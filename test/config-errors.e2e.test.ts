@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,7 @@ import { tempDir } from './helpers.ts';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../bin/huewatch.js', import.meta.url));
-const SECRETS = Object.fromEntries(['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN', 'SVC_TOKEN'].map((k) => [k, `${k.toLowerCase()}-0123456789abcdef`]));
+const SECRETS = Object.fromEntries(['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN', 'SVC_TOKEN'].map((k) => [k, randomBytes(32).toString('base64url')]));
 
 /** `huewatch start` as an operator runs it, with one configuration mistake (#13 defect 4). */
 describe('a configuration mistake at start', () => {
@@ -41,6 +42,18 @@ describe('a configuration mistake at start', () => {
 
   it('HUEWATCH_ENV=production without the VAPID keys names them', async () => {
     refusedWith(await start({ HUEWATCH_ENV: 'production', ...SECRETS }), /^huewatch: VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT are unset: required when HUEWATCH_ENV=production/);
+  });
+
+  it('HUEWATCH_ENV=production with weak secrets names each key, never its value (#16)', async () => {
+    const vapid = { VAPID_PUBLIC_KEY: 'p', VAPID_PRIVATE_KEY: 'q', VAPID_SUBJECT: 'mailto:ioc@example.org' };
+    const r = await start({ HUEWATCH_ENV: 'production', ...SECRETS, ...vapid, ADMIN_TOKEN: 'aaaaaaaaaaaaaaaa', SVC_RULES_SECRET: 'a'.repeat(40), SVC_TOKEN: 'abcdefghijklmnopqrstuvwxyz0123456789' });
+    refusedWith(
+      r,
+      /^huewatch: SVC_RULES_SECRET: too weak for HUEWATCH_ENV=production: only 1 distinct characters/,
+      /^huewatch: ADMIN_TOKEN: too weak for HUEWATCH_ENV=production: 16 characters, at least 32 needed/,
+      /^huewatch: SVC_TOKEN: too weak for HUEWATCH_ENV=production: low entropy/,
+    );
+    expect(r.stderr).not.toMatch(/aaaa|abcdefgh/);
   });
 
   it('a bad port or store names the key, its value and what is expected', async () => {
