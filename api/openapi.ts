@@ -29,17 +29,23 @@ export function withRole(hook: preHandlerAsyncHookHandler, access: Access): preH
  * those before them); for `anyone` a token is optional (`{}`: OpenAPI 3.1 §4.8.30).
  */
 export function securityFor(access: Access): Array<Record<string, string[]>> {
-  const tokens = ROLES.slice(access === 'anyone' ? 0 : ROLES.indexOf(access)).map((r) => ({ [r]: [] }));
+  const tokens = [...ROLES.slice(access === 'anyone' ? 0 : ROLES.indexOf(access)).map((r) => ({ [r]: [] })), { [SESSION_SCHEME]: [] }];
   return access === 'anyone' ? [{}, ...tokens] : tokens;
 }
+/** the console's session cookie: what the signed-in account's role allows */
+export const SESSION_SCHEME = 'session';
 /** the services' token: the device directory (GET /api/v1/devices/:id) only */
 export const SERVICE_SCHEME = 'service';
+/** the Node-RED flows' token (NODERED_API_TOKEN): an alert's e-mail/SMS recipients only */
+export const FLOWS_SCHEME = 'flows';
 
 const securitySchemes = {
-  viewer: { type: 'http', scheme: 'bearer', description: 'VIEWER_TOKEN: read devices, vessels, device status' },
-  operator: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN: acknowledge and cancel alerts, manual alerts, release orders, storm areas (and what a viewer may)' },
-  admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN: register devices, Modbus writes, dead letters (and what an operator may)' },
+  viewer: { type: 'http', scheme: 'bearer', description: 'VIEWER_TOKEN, or the token (hwu_…) of a viewer account: read devices, vessels, device status' },
+  operator: { type: 'http', scheme: 'bearer', description: 'OPERATOR_TOKEN, or the token of an operator account: acknowledge and cancel alerts, manual alerts, release orders, storm areas (and what a viewer may)' },
+  admin: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, or the token of an admin account: register devices, accounts, Modbus writes, dead letters (and what an operator may)' },
+  [SESSION_SCHEME]: { type: 'apiKey', in: 'cookie', name: 'huewatch_session', description: 'the console\'s session cookie (POST /api/v1/session), with its account\'s role; a request that changes something also sends X-HueWatch-CSRF' },
   [SERVICE_SCHEME]: { type: 'http', scheme: 'bearer', description: 'SVC_TOKEN: the platform\'s own services' },
+  [FLOWS_SCHEME]: { type: 'http', scheme: 'bearer', description: 'NODERED_API_TOKEN: the Node-RED flows, GET /api/v1/alerts/{id}/recipients only' },
 } as const;
 
 /** input validation with the route's zod schemas; a refusal is parseInput's ApiError */

@@ -6,3 +6,4 @@ export * from './status.ts';
 export * from './obs.ts';
 export * from './alert.ts';
 export * from './station.ts';
+export * from './hazard.ts';

@@ -52,6 +52,8 @@ interface TimeseriesOpts {
   bars?: boolean;
   datasource?: DsRef;
   min?: number;
+  /** the value axis, Vietnamese first with English beside: "Mực nước (Water level), m" */
+  axisLabel?: string;
 }
 
 let nextId = 1;
@@ -80,6 +82,7 @@ export function timeseries(o: TimeseriesOpts): Panel {
           spanNulls: false,
           showPoints: 'never',
           thresholdsStyle: { mode: o.thresholdStyle ?? (o.steps ? 'line' : 'off') },
+          ...(o.axisLabel ? { axisLabel: o.axisLabel } : {}),
         },
       },
       overrides: [],
@@ -157,11 +160,11 @@ const ALERT_EVENTS_ANNOTATION = {
   enable: true,
   hide: false,
   iconColor: '#e02f44',
-  name: 'Alert events',
+  name: 'Sự kiện cảnh báo (Alert events)',
   expr: 'sum by (msgType) (increase(huewatch_alert_events_total[1m])) > 0',
   step: '60s',
-  titleFormat: 'Alert event: {{msgType}}',
-  textFormat: '{{msgType}} published on huewatch/v1/alerts',
+  titleFormat: 'Sự kiện cảnh báo (Alert event): {{msgType}}',
+  textFormat: '{{msgType}} đã phát trên (published on) huewatch/v1/alerts',
   useValueForTime: false,
 };
 

@@ -10,6 +10,8 @@ import { installOpenApi } from '../api/openapi.ts';
 import { pushRoutes } from '../api/routes/push.ts';
 import type { AlertEvent } from '../contract/alert.ts';
 import { silentLogger } from '../lib/log.ts';
+import { residentAreas } from '../lib/resident-areas.ts';
+import { DEFAULT_STATIONS_FILE, loadStations } from '../lib/stations.ts';
 import { openEmbeddedStore, type EmbeddedStore } from '../store/duckdb.ts';
 import { kimLongAlert, kimLongUpdate } from '../test/alert-fixtures.ts';
 import { tempDir, waitFor } from '../test/helpers.ts';
@@ -138,6 +140,7 @@ describe('Web Push delivery', () => {
     expect(checkVapid(got!.headers, origin, vapid)).toEqual([]);
     const payload = JSON.parse(decrypt(got!.body, phone));
     expect(payload).toEqual({
+      lang: 'vi', hazard: 'flood', event: alert.event.vi,
       id: alert.id, seq: 1, type: 'Alert', status: 'active', severity: 'Moderate', level: 1, areas: ['kim-long'],
       headline: alert.headline.vi, instruction: alert.instruction.vi, sent: alert.sent, expires: alert.expires,
     });
@@ -223,5 +226,136 @@ describe('Web Push fan-out beyond the store queue', () => {
       await new Promise<void>((r) => service.close(() => r()));
       await dir.cleanup();
     }
+  });
+});
+
+describe("residents' choices: areas (districts), hazards, minimum severity, language", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: EmbeddedStore;
+  let app: FastifyInstance;
+  let push: WebPushDelivery;
+  const em = new EventEmitter();
+  const emit = (event: AlertEvent) => em.emit('e', { event });
+  const received: Array<{ path: string; body: Buffer }> = [];
+  const service = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: Buffer.concat(chunks) });
+      res.writeHead(201).end();
+    });
+  });
+  let origin = '';
+  const areas = residentAreas(loadStations(DEFAULT_STATIONS_FILE));
+  const post = (payload: object) => app.inject({ method: 'POST', url: '/api/v1/push/subscriptions', payload });
+  const put = (payload: object) => app.inject({ method: 'PUT', url: '/api/v1/push/subscriptions', payload });
+  const settle = async (n: number) => {
+    await waitFor(() => received.length >= n && push.pending === 0, 5000, `${n} pushes`);
+    await new Promise((r) => setTimeout(r, 150));
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir('huewatch-push-choices-');
+    store = await openEmbeddedStore({ file: join(dir.dir, 'state.duckdb'), log });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+    const vapid = await loadOrCreateVapidKeys({ env: {}, dataDir: dir.dir, production: false });
+    push = createWebPushDelivery({ vapid, source: { subscribe: (l) => (em.on('e', l), () => em.off('e', l)) }, state: store, log, areas, backoff: { baseMs: 20, maxMs: 50 } });
+    await push.start();
+    app = Fastify();
+    installErrorHandler(app);
+    await installOpenApi(app);
+    await app.register(async (scope) => pushRoutes(scope, { push }));
+  });
+  afterAll(async () => {
+    await push?.stop();
+    await app?.close();
+    await store?.close();
+    await new Promise<void>((r) => service.close(() => r()));
+    await dir?.cleanup();
+  });
+
+  it('offers each district once, by its official name, with the stations it holds', async () => {
+    const res = await app.inject('/api/v1/push/choices');
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { areas: Array<{ code: string; name: string; codes: string[] }>; hazards: Array<{ code: string; name: { vi: string; en: string } }>; severities: Array<{ code: string }>; languages: string[] };
+    const names = body.areas.map((a) => a.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => /A Lưới/.test(n))).toEqual(['Huyện A Lưới']);
+    expect(names.filter((n) => /Nam Đông/.test(n))).toEqual(['Huyện Nam Đông']);
+    // each station's area code in exactly one district
+    const codes = body.areas.flatMap((a) => a.codes);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect(body.areas.find((a) => a.code === 'huyen-a-luoi')?.codes).toEqual(expect.arrayContaining(['a-luoi', 'rg-a-luoi']));
+    expect(body.areas.find((a) => a.code === 'huyen-nam-dong')?.codes).toEqual(expect.arrayContaining(['rg-huong-phu', 'rg-nam-dong', 'rg-thuong-nhat', 'thuong-nhat']));
+    expect(body.areas.find((a) => a.code === 'thanh-pho-hue')?.codes).toEqual(expect.arrayContaining(['kim-long', 'rg-hue', 'aq-hue-center']));
+    expect(body.hazards.map((h) => h.code)).toEqual(expect.arrayContaining(['flood', 'rain', 'reservoir', 'storm', 'air', 'fire']));
+    expect(body.hazards.find((h) => h.code === 'flood')?.name.vi).toMatch(/Lũ/);
+    expect(body.severities.map((s) => s.code)).toEqual(['Unknown', 'Minor', 'Moderate', 'Severe', 'Extreme']);
+    expect(body.languages).toEqual(['vi', 'en']);
+  });
+
+  it('refuses an unknown area or hazard, naming it', async () => {
+    const b = browser(`${origin}/push/x`);
+    const area = await post({ subscription: b.subscription, areas: ['huyen-atlantis'] });
+    expect(area.statusCode).toBe(400);
+    expect(area.json()).toMatchObject({ code: 'HW_ERR_BAD_REQUEST', message: expect.stringMatching(/unknown area "huyen-atlantis".*Huyện A Lưới/) });
+    const hazard = await post({ subscription: b.subscription, areas: ['huyen-a-luoi'], hazards: ['volcano'] });
+    expect(hazard.statusCode).toBe(400);
+    expect(hazard.json().message).toMatch(/hazards/);
+    const sev = await post({ subscription: b.subscription, areas: ['huyen-a-luoi'], minSeverity: 'Terrible' });
+    expect(sev.statusCode).toBe(400);
+    expect(sev.json().message).toMatch(/minSeverity/);
+    const lang = await post({ subscription: b.subscription, areas: ['huyen-a-luoi'], lang: 'fr' });
+    expect(lang.statusCode).toBe(400);
+    expect(lang.json().message).toMatch(/lang/);
+  });
+
+  it('pushes only what matches area, hazard and severity, in the chosen language; edits need the endpoint and keys', async () => {
+    const hue = browser(`${origin}/push/hue-en`);
+    const aLuoi = browser(`${origin}/push/a-luoi`);
+    // the district of Kim Long, floods only, Severe or worse, in English
+    expect((await post({ subscription: hue.subscription, areas: ['thanh-pho-hue'], hazards: ['flood'], minSeverity: 'Severe', lang: 'en' })).statusCode).toBe(201);
+    expect((await post({ subscription: aLuoi.subscription, areas: ['huyen-a-luoi'] })).statusCode).toBe(201);
+
+    const t = Date.now();
+    const moderate = kimLongAlert(t - 3000, { id: 'c-1' }); // Moderate: below the Huế choice
+    const rainHue = kimLongAlert(t - 2500, { id: 'c-2', key: 'heavy-rain:rg-hue', event: { vi: 'Mưa lớn', en: 'Heavy rain' }, severity: 'Extreme', area: { ...moderate.area, codes: ['rg-hue'] } });
+    const rainALuoi = kimLongAlert(t - 2000, { id: 'c-3', key: 'heavy-rain:rg-a-luoi', event: { vi: 'Mưa lớn', en: 'Heavy rain' }, severity: 'Minor', area: { ...moderate.area, codes: ['rg-a-luoi'] } });
+    const severe = kimLongUpdate(moderate, t - 1000);
+    for (const ev of [moderate, rainHue, rainALuoi, severe]) emit(ev);
+    await settle(2);
+    expect(received.map((r) => r.path).sort()).toEqual(['/push/a-luoi', '/push/hue-en']);
+    const en = JSON.parse(decrypt(received.find((r) => r.path === '/push/hue-en')!.body, hue));
+    expect(en).toMatchObject({ id: 'c-1', seq: 2, lang: 'en', hazard: 'flood', severity: 'Severe', headline: severe.headline.en, instruction: severe.instruction.en });
+    const vi = JSON.parse(decrypt(received.find((r) => r.path === '/push/a-luoi')!.body, aLuoi));
+    expect(vi).toMatchObject({ id: 'c-3', lang: 'vi', hazard: 'rain', headline: rainALuoi.headline.vi });
+
+    // the keys prove the browser: without them (or with another browser's) nothing changes
+    const proof = { endpoint: hue.subscription.endpoint, keys: hue.subscription.keys };
+    const stranger = await put({ subscription: { endpoint: hue.subscription.endpoint, keys: aLuoi.subscription.keys }, areas: ['huyen-a-luoi'] });
+    expect(stranger.statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions/find', payload: { endpoint: hue.subscription.endpoint, keys: aLuoi.subscription.keys } })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions/find', payload: proof })).json()).toEqual({ areas: ['thanh-pho-hue'], hazards: ['flood'], minSeverity: 'Severe', lang: 'en' });
+    expect((await put({ subscription: proof, areas: ['nowhere'] })).statusCode).toBe(400);
+    const edited = await put({ subscription: proof, areas: ['thanh-pho-hue'], hazards: ['flood', 'rain'], minSeverity: 'Moderate', lang: 'vi' });
+    expect(edited.statusCode).toBe(200);
+    expect(edited.json()).toEqual({ areas: ['thanh-pho-hue'], hazards: ['flood', 'rain'], minSeverity: 'Moderate', lang: 'vi' });
+    // stored with the subscription: a restart reads them back
+    expect((await store.listJson<{ hazards: string[] }>(SUBSCRIPTIONS_NAMESPACE)).find((s) => s.value.hazards?.includes('rain'))).toBeTruthy();
+
+    received.length = 0;
+    const rainAgain = kimLongAlert(Date.now(), { id: 'c-4', key: 'heavy-rain:rg-hue', event: { vi: 'Mưa lớn', en: 'Heavy rain' }, severity: 'Moderate', area: { ...moderate.area, codes: ['rg-hue'] } });
+    emit(rainAgain);
+    await settle(1);
+    expect(received.map((r) => r.path)).toEqual(['/push/hue-en']);
+    expect(JSON.parse(decrypt(received[0]!.body, hue))).toMatchObject({ id: 'c-4', lang: 'vi', headline: rainAgain.headline.vi });
+
+    // unsubscribing removes the choices with the subscription
+    const wrongKeys = await app.inject({ method: 'DELETE', url: '/api/v1/push/subscriptions', payload: { endpoint: hue.subscription.endpoint, keys: aLuoi.subscription.keys } });
+    expect(wrongKeys.statusCode).toBe(404);
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/push/subscriptions', payload: proof })).statusCode).toBe(204);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/push/subscriptions/find', payload: proof })).statusCode).toBe(404);
+    expect((await store.listJson<{ subscription: { endpoint: string } }>(SUBSCRIPTIONS_NAMESPACE)).map((s) => s.value.subscription.endpoint)).not.toContain(hue.subscription.endpoint);
   });
 });

@@ -8,7 +8,7 @@ import { loadVesselRegistry, type VesselRegistry } from '../ingest/vessels/regis
 import { publishEvent } from '../rules/alerts.ts';
 import { topics } from '../contract/topics.ts';
 import { createVesselRules, type VesselRules, type VesselRulesChanges } from '../rules/vessels/evaluator.ts';
-import type { StormAreaInput } from '../rules/vessels/storm.ts';
+import { VESSEL_RULE_STATE_NAMESPACE, type StormAreaInput } from '../rules/vessels/storm.ts';
 import { loadSeaZones } from '../rules/vessels/zones.ts';
 import { openDuckDbVesselTracks } from '../store/vessel-tracks.ts';
 import { withInfluxCopy, type InfluxTarget } from '../store/influx-vessels.ts';
@@ -16,11 +16,8 @@ import type { StateStore } from '../store/types.ts';
 
 export const DEFAULT_VESSELS_FILE = new URL('../config/vessels.yaml', import.meta.url).pathname;
 export const DEFAULT_SEA_ZONES_FILE = new URL('../config/hue-sea-zones.geojson', import.meta.url).pathname;
-/**
- * The vessel rules' state in the StateStore, so a restart neither forgets an open alert nor raises
- * it again: keys `vessel/{id}`, `storm/{id}` and `alert/{key}` (the key's last event).
- */
-export const VESSEL_RULE_STATE_NAMESPACE = 'vessel-rule-state';
+// the vessel rules' state in the StateStore (rules/vessels/storm.ts says what it holds)
+export { VESSEL_RULE_STATE_NAMESPACE };
 
 /** The vessel register (config VESSELS_FILE, else config/vessels.yaml), its home ports checked. */
 export function loadVesselRegister(vesselsFile?: string): VesselRegistry {

@@ -57,10 +57,10 @@ describe('the web console in a browser', () => {
     await page.goto(url + '/');
     await page.waitForSelector('body[data-ready="true"]');
     const { body } = await api('/api/v1/stations');
-    const shown = await page.$$eval('[data-station]', (els) => els.map((e) => e.getAttribute('data-station')));
+    const shown = await page.$$eval('#map [data-station]', (els) => els.map((e) => e.getAttribute('data-station')));
     expect(shown.sort()).toEqual(body.stations.map((s: { id: string }) => s.id).sort());
     // no reading has arrived yet: every station is offline, and the coast and zones are drawn
-    expect(await page.$$eval('[data-station]', (els) => els.every((e) => e.getAttribute('data-state') === 'offline'))).toBe(true);
+    expect(await page.$$eval('#map [data-station]', (els) => els.every((e) => e.getAttribute('data-state') === 'offline'))).toBe(true);
     expect(await page.$eval('[data-station="kim-long"] circle', fillOf)).toBe('rgb(142, 142, 142)');
     expect(await page.locator('path.coastline').count()).toBe(1);
     expect(await page.locator('path.zone').count()).toBeGreaterThanOrEqual(3);

@@ -38,8 +38,13 @@ export const latestTsOf = (station) => {
   return ts.length ? Math.max(...ts) : undefined;
 };
 
+/**
+ * What the console holds as its "token" while a person is signed in with name and password: the
+ * session cookie (HttpOnly, sent by the browser itself) authenticates, so no header is added.
+ */
+export const SESSION_TOKEN = 'session:cookie';
 /** Request options with the bearer token, when there is one (alerts for operators only need it). */
-export const withToken = (token, init = {}) => (token ? { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } } : init);
+export const withToken = (token, init = {}) => (token && token !== SESSION_TOKEN ? { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } } : init);
 
 /**
  * The SSE alert stream (EventSource reconnects by itself and resumes with Last-Event-ID);
@@ -47,7 +52,8 @@ export const withToken = (token, init = {}) => (token ? { ...init, headers: { ..
  * console's, for alerts for operators only) goes in the query (RFC 6750 §2.3).
  */
 export function openAlertStream(onAlert, onReset, onStatus = () => {}, token = '') {
-  const es = new EventSource(token ? `/api/v1/stream?access_token=${encodeURIComponent(token)}` : '/api/v1/stream');
+  // signed in with a session: the cookie goes along, and only the alerts the person chose come (for=me)
+  const es = new EventSource(token === SESSION_TOKEN ? '/api/v1/stream?for=me' : token ? `/api/v1/stream?access_token=${encodeURIComponent(token)}` : '/api/v1/stream');
   es.addEventListener('alert', (e) => onAlert(JSON.parse(e.data)));
   es.addEventListener('reset', () => onReset());
   es.onopen = () => onStatus(true);

@@ -1,6 +1,6 @@
 // Devices panel of the console: each registered device online/offline with the time of the
 // change, from GET /api/v1/devices/status (a viewer token or higher: the inventory is not public).
-import { el, getJson, localTime } from './api.js';
+import { el, getJson, localTime, withToken } from './api.js';
 
 const POLL_MS = 5_000;
 
@@ -13,7 +13,7 @@ export function startDevicePanel(list, note, tokenOf) {
       note.textContent = 'Đăng nhập để xem thiết bị (log in to see devices).';
       return;
     }
-    const r = await getJson('/api/v1/devices/status', { headers: { authorization: `Bearer ${token}` } }).catch(() => ({ ok: false, status: 0, body: {} }));
+    const r = await getJson('/api/v1/devices/status', withToken(token)).catch(() => ({ ok: false, status: 0, body: {} }));
     if (!r.ok) {
       note.textContent = `Không tải được trạng thái thiết bị (${r.status})${r.body?.code ? ` [${r.body.code}]` : ''}.`;
       return;

@@ -5,6 +5,7 @@ import { seesOperatorAlerts } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import type { ApiDeps } from '../deps.ts';
 import { zodRoutes } from '../openapi.ts';
+import { consoleFilterOf } from './session.ts';
 
 const listQuery = z.object({
   /** comma-separated statuses, e.g. `active,acknowledged` */
@@ -13,6 +14,7 @@ const listQuery = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(alertStatus).min(1))
     .optional(),
+  for: z.literal('me').optional().describe('only the alerts the signed-in person wants on the console (GET /api/v1/me/preferences)'),
 });
 
 /**
@@ -25,7 +27,8 @@ export async function alertRoutes(app: FastifyInstance, deps: ApiDeps) {
   app.get('/api/v1/alerts', { preHandler: anyone, schema: { summary: 'Alerts, newest first (status=active,acknowledged)', tags: ['alerts'], querystring: listQuery } }, async (req) => {
     const q = req.query as z.output<typeof listQuery>; // parsed by the schema (api/openapi.ts)
     const alerts = await deps.state.listAlerts(q.status ? { status: q.status } : undefined);
-    return { alerts: seesOperatorAlerts(req) ? alerts : alerts.filter((a) => !isOperatorsOnly(a)) };
+    const mine = await consoleFilterOf(req, deps.accounts, q.for === 'me');
+    return { alerts: (seesOperatorAlerts(req) ? alerts : alerts.filter((a) => !isOperatorsOnly(a))).filter(mine) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/alerts/:id', { preHandler: anyone, schema: { summary: 'An alert with its history: each event and its cause', tags: ['alerts'], params: z.object({ id: z.string() }) } }, async (req) => {

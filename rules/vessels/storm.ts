@@ -27,6 +27,13 @@ export const stormArea = z
 export type StormAreaInput = z.input<typeof stormArea>;
 export type StormArea = z.output<typeof stormArea>;
 
+/**
+ * The vessel rules' state in the StateStore, so a restart neither forgets an open alert nor raises
+ * it again: keys `vessel/{id}`, `storm/{id}` (`{ area, state }`) and `alert/{key}` (the key's last
+ * event). The API reads the storm areas from it (GET /api/v1/storm-areas).
+ */
+export const VESSEL_RULE_STATE_NAMESPACE = 'vessel-rule-state';
+
 export interface StormState {
   /** vessel ids inside, sorted */
   inside: string[];
