@@ -16,6 +16,11 @@ import type { DeliveryMetrics } from '../delivery/metrics.ts';
 import type { AlertEvent } from '../contract/alert.ts';
 import type { Rule } from '../rules/schema.ts';
 import type { DeviceAdmin } from '../lib/devices.ts';
+import type { Accounts } from '../store/accounts.ts';
+import type { LoginGuard } from '../lib/login-guard.ts';
+import type { OperatorPush } from '../delivery/operator-push.ts';
+import type { SosDesk } from './sos/desk.ts';
+import type { SosLimits } from './sos/limits.ts';
 
 /*
  * What the API is built from (ApiOptions) and what its routes get (ApiDeps). Kept apart from
@@ -41,6 +46,8 @@ export interface ApiOptions {
   tokens: readonly ApiToken[];
   /** sha256 hex of the services' bearer tokens: they may read the device directory, nothing else */
   serviceTokens?: readonly string[];
+  /** sha256 hex of the Node-RED flows' bearer tokens: they may ask an alert's e-mail/SMS recipients, nothing else */
+  recipientsTokens?: readonly string[];
   /** the device registry's operations (platform/devices.ts, or the rules process's over RPC) */
   devices: DeviceAdmin;
   clock?: { now(): number };
@@ -62,8 +69,22 @@ export interface ApiOptions {
   deviceStatus?: Pick<DeviceStatusService, 'list'>;
   /** the rules in force: GET /api/v1/alerts/quality measures alerts per rule (routes/alert-quality.ts) */
   rules?: () => readonly Rule[];
+  /** people's accounts (store/accounts.ts): their tokens and console sessions, /api/v1/session, /users, /me */
+  accounts?: Accounts;
+  /** Web Push to operators' browsers, honouring their preferences (delivery/operator-push.ts) */
+  operatorPush?: Pick<OperatorPush, 'subscribe' | 'unsubscribe' | 'publicKey'>;
+  /** limits console sign-ins per address and name (default: LOGIN_MAX_FAILURES' defaults) */
+  loginGuard?: LoginGuard;
+  /** the session cookie's Secure attribute (config SESSION_COOKIE_SECURE; default auto) */
+  secureCookie?: boolean | 'auto';
+  /** residents' SOS calls (api/sos/desk.ts): where the state store is in this process */
+  sos?: SosDesk;
+  /** the SOS rate limits, shared with the MQTT path (api/sos/limits.ts); without it the routes keep their own */
+  sosLimits?: SosLimits;
   /** web console options; the console is served at / */
   console?: { tileUrl?: string };
+  /** the broker's ports, listed as SensorThings' MQTT endpoints on the host the client asked (api/sta/routes.ts) */
+  staMqtt?: { port?: number; wsPort?: number };
 }
 
 export interface ApiDeps extends Omit<ApiOptions, 'tokens' | 'clock'> {

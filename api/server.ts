@@ -18,7 +18,13 @@ import { vesselRoutes } from './routes/vessels.ts';
 import { stormRoutes } from './routes/storms.ts';
 import { modbusRoutes } from './routes/modbus.ts';
 import { alertQualityRoutes } from './routes/alert-quality.ts';
+import { fireDangerRoutes } from './routes/fire-danger.ts';
+import { sosRoutes } from './routes/sos.ts';
+import { staRoutes } from './sta/routes.ts';
 import { DEFAULT_CAP_OPTIONS } from '../delivery/cap.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { userRoutes } from './routes/users.ts';
+import { createLoginGuard } from '../lib/login-guard.ts';
 
 /** Builds the HTTP API without listening, so tests can use `app.inject()` as well as a socket. */
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
@@ -37,7 +43,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 export async function registerApi(app: FastifyInstance, opts: ApiOptions): Promise<void> {
   installErrorHandler(app);
   await installOpenApi(app);
-  const requireRole = bearerAuth(opts.tokens);
+  const requireRole = bearerAuth(opts.tokens, opts.accounts);
   const deps: ApiDeps = { ...opts, clock: opts.clock ?? Date, requireRole: (access, authOpts) => withRole(requireRole(access, authOpts), access) };
 
   // 200 while degraded (the store is down and readings are spooled): restarting would not help
@@ -65,6 +71,24 @@ export async function registerApi(app: FastifyInstance, opts: ApiOptions): Promi
   if (vessels) await app.register(async (scope) => vesselRoutes(scope, { vessels, clock: deps.clock, auth: deps.requireRole('viewer') }));
   if (declareStorm) await app.register(async (scope) => stormRoutes(scope, { ...deps, declareStorm }));
   if (modbus) await app.register(async (scope) => modbusRoutes(scope, { ...deps, modbus }));
+  const { accounts } = opts;
+  if (accounts) {
+    const loginGuard = opts.loginGuard ?? createLoginGuard({ ...defaultLoginLimits(5), surface: 'http', metrics: opts.metrics, log: opts.log });
+    await app.register(async (scope) => sessionRoutes(scope, { ...deps, accounts, loginGuard, secureCookie: opts.secureCookie ?? 'auto' }));
+    await app.register(async (scope) => userRoutes(scope, { ...deps, accounts }));
+  }
   const { rules } = opts;
   if (rules) await app.register(async (scope) => alertQualityRoutes(scope, { ...deps, rules }));
+  await app.register(async (scope) => fireDangerRoutes(scope, deps));
+  if (deps.sos) { const sos = deps.sos; await app.register(async (scope) => sosRoutes(scope, { requireRole: deps.requireRole, sos, ...(deps.sosLimits ? { limits: deps.sosLimits } : {}) })); }
+  // OGC SensorThings API 1.1 (read-only open data, api/sta/README.md)
+  await app.register(async (scope) => staRoutes(scope, { stations: opts.stations, store: opts.store, clock: deps.clock, ...(opts.staMqtt ? { mqtt: opts.staMqtt } : {}) }));
+}
+
+/** Console sign-in limits: `maxFailures` per name (4× per address) in 15 min lock out for 15 min. */
+export function defaultLoginLimits(maxFailures: number) {
+  return {
+    perUsername: { points: maxFailures, durationS: 900, blockS: 900 },
+    perAddress: { points: maxFailures * 4, durationS: 900, blockS: 900 },
+  };
 }

@@ -22,7 +22,10 @@ export const METRICS = {
   co: { unit: 'ug/m3', measurement: 'air', min: 0, max: 200000, vi: 'CO', en: 'CO' },
   temperature: { unit: 'Cel', measurement: 'air', min: -20, max: 60, vi: 'nhiệt độ', en: 'temperature' },
   humidity: { unit: '%RH', measurement: 'air', min: 0, max: 100, vi: 'độ ẩm', en: 'humidity' },
+  /** dew point, weather stations (forest-fire danger: rules/fire-danger.ts) */
+  dew_point: { unit: 'Cel', measurement: 'air', min: -40, max: 40, vi: 'điểm sương', en: 'dew point' },
   wind_speed: { unit: 'm/s', measurement: 'air', min: 0, max: 100, vi: 'tốc độ gió', en: 'wind speed' },
+  wind_direction: { unit: 'deg', measurement: 'air', min: 0, max: 360, vi: 'hướng gió', en: 'wind direction' },
   battery_v: { unit: 'V', measurement: 'device', min: 0, max: 60, vi: 'điện áp pin', en: 'battery voltage' },
   rssi: { unit: 'dBm', measurement: 'device', min: -150, max: 0, vi: 'cường độ tín hiệu', en: 'signal strength' },
 } as const satisfies Record<string, MetricInfo>;
@@ -34,6 +37,26 @@ export interface MetricInfo {
   max: number;
   vi: string;
   en: string;
+}
+
+/**
+ * How people read a catalogue unit (the wire keeps the ASCII/UCUM-like spelling above): the
+ * console and the dashboards show these.
+ */
+export const UNIT_LABELS: Readonly<Record<string, string>> = {
+  'm3/s': 'm³/s',
+  'ug/m3': 'µg/m³',
+  Cel: '°C',
+  '%RH': '%',
+  deg: '°',
+};
+
+/** "Mực nước (Water level), m": Vietnamese first, English beside, then the unit as people read it. */
+export function metricLabel(metric: string): string {
+  const m = (METRICS as Record<string, MetricInfo>)[metric];
+  if (!m) return metric;
+  const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+  return `${cap(m.vi)} (${cap(m.en)}), ${UNIT_LABELS[m.unit] ?? m.unit}`;
 }
 
 export type MetricName = keyof typeof METRICS;

@@ -6,7 +6,8 @@ import { z } from 'zod';
  * are the codes alerts are published under (`huewatch/v1/alerts/{areaCode}/…`); until the commune
  * register is wired in, a station's area code is its own id.
  */
-export const stationKind = z.enum(['river', 'rain', 'air', 'reservoir']);
+/** weather: automatic weather stations of the forested districts (forest-fire danger) */
+export const stationKind = z.enum(['river', 'rain', 'air', 'reservoir', 'weather']);
 export type StationKind = z.infer<typeof stationKind>;
 
 export const station = z.object({
@@ -20,5 +21,7 @@ export const station = z.object({
   /** river stations: flood alarm levels in metres by level number (Decision 05/2020/QĐ-TTg) */
   alarmLevels: z.record(z.string(), z.number()),
   river: z.string().optional(),
+  /** the district (huyện, thị xã, thành phố) by its official name: residents choose alert areas by it */
+  district: z.string().optional(),
 });
 export type Station = z.infer<typeof station>;

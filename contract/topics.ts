@@ -22,6 +22,13 @@ export const topics = {
    */
   deviceErrors: (deviceId: string) => `${TOPIC_ROOT}/devices/${deviceId}/errors`,
   /**
+   * A resident's SOS (contract/sos.ts `sosRequest`, JSON, QoS 1) from a registered app
+   * (`huewatch device add … --app`); the API answers on `sosAnswer` (api/sos/mqtt.ts).
+   */
+  sos: (deviceId: string) => `${TOPIC_ROOT}/sos/${deviceId}`,
+  /** The API's answer to an app's SOS, not retained: `{id, token, status, district, alerts, track}` or `{error: {code, message}}`. */
+  sosAnswer: (deviceId: string) => `${TOPIC_ROOT}/devices/${deviceId}/sos`,
+  /**
    * One retained topic per alert key below the area, so that every active alert of an area stays
    * retained at once (a single retained topic per area could hold only one). Residents subscribe
    * to `huewatch/v1/alerts/{areaCode}/#`. The operators' area code is not a residents' area: its
@@ -56,6 +63,8 @@ export const subscriptions = {
   allTelemetry: `${TOPIC_ROOT}/telemetry/+`,
   allStatus: `${TOPIC_ROOT}/status/+`,
   allObs: `${TOPIC_ROOT}/obs/+`,
+  /** every app's SOS: the API only */
+  allSos: `${TOPIC_ROOT}/sos/+`,
   /** every public alert: the residents' tree */
   allAlerts: `${TOPIC_ROOT}/alerts/#`,
   /** every operators-only alert: only services that hand them on to operators may subscribe */

@@ -8,6 +8,7 @@ import { ErrorCode } from '../contract/errors.ts';
 import type { Station } from '../contract/station.ts';
 import { resolveScenario, sample, scenarioName, type ScenarioName, type ScenarioOptions, type Values } from './scenarios.ts';
 import { faultPipeline, type FaultSpec } from './faults.ts';
+import { dryHistory } from './weather.ts';
 
 /**
  * One simulated field station: a data logger that reads its sensors on a schedule, publishes over
@@ -120,6 +121,8 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
   let lastTickAt = 0; // performance.now() of the last scheduled reading
   let lastBattery: number | undefined;
   let buffer: Reading[] = [];
+  // dry season: a weather station's logger uploads its memory of the spell, one day per report
+  const history = opts.station.kind === 'weather' && cfg.scenario === 'dry-season' ? dryHistory(clock.now()) : [];
   let dropped = 0;
   let published = 0;
 
@@ -175,6 +178,8 @@ export function createSimulatedDevice(opts: SimulatedDeviceOptions): SimulatedDe
     lastSimS = simS;
     const m = sample(opts.station, cfg.scenario, simS, intervalS, params);
     lastBattery = m.battery_v;
+    const day = history.shift();
+    if (day) void send(day.map((r) => ({ ts: r.ts, seq: seq++, m: r.m })));
     const reading: Reading = { ts: now, seq: seq++, m };
     if (!injectFaults) void send(reading);
     else for (const message of injectFaults(reading)) void send(message);

@@ -28,8 +28,8 @@ function rainTotal(s: Station, scenario: 'calm' | 'flood', untilS: number, stepS
 }
 
 describe('scenario names', () => {
-  it('accepts calm, flood and the recorded floods, and refuses anything else', () => {
-    expect(scenarioName.options).toEqual(['calm', 'flood', 'flood-2017', 'flood-2020', 'flood-2025']);
+  it('accepts calm, flood, the recorded floods and the dry season, and refuses anything else', () => {
+    expect(scenarioName.options).toEqual(['calm', 'flood', 'flood-2017', 'flood-2020', 'flood-2025', 'dry-season']);
     expect(scenarioName.safeParse('drought').success).toBe(false);
   });
 });
@@ -157,5 +157,20 @@ describe('one sample', () => {
   it('reports water_level for river stations and rainfall for rain gauges', () => {
     expect(sample(kimLong, 'calm', 0, 60)).toHaveProperty('water_level');
     expect(sample(station('rg-hue'), 'calm', 0, 60)).toHaveProperty('rainfall');
+  });
+});
+
+describe('the weather stations', () => {
+  const aLuoi = station('ws-a-luoi');
+  it('report temperature, humidity, dew point, wind and rain, humid in the rainy season and hot and dry in the dry season', () => {
+    const afternoon = 13 * 3600; // 13:00 of the first simulated day
+    const wet = sample(aLuoi, 'calm', afternoon, 300);
+    const dry = sample(aLuoi, 'dry-season', afternoon, 300);
+    expect(Object.keys(dry).sort()).toEqual(['battery_v', 'dew_point', 'humidity', 'rainfall', 'rssi', 'temperature', 'wind_direction', 'wind_speed']);
+    expect(wet.humidity).toBeGreaterThan(75);
+    expect(dry).toMatchObject({ rainfall: 0 });
+    expect(dry.temperature).toBeGreaterThan(35);
+    expect(dry.humidity).toBeLessThan(45);
+    expect(dry.dew_point).toBeLessThan(dry.temperature!);
   });
 });

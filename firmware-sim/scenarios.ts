@@ -4,6 +4,7 @@ import type { Station } from '../contract/station.ts';
 import reference from '../config/hue-stations.json' with { type: 'json' };
 import { FLOOD_REPLAYS, type ReplayName } from './floods/index.ts';
 import { interpolate, replayRain, type FloodReplay } from './floods/hydrograph.ts';
+import { weatherSample } from './weather.ts';
 
 /**
  * What a simulated station measures, as pure functions of (station, simulated elapsed seconds).
@@ -13,9 +14,11 @@ import { interpolate, replayRain, type FloodReplay } from './floods/hydrograph.t
 
 /**
  * `calm`, `flood` (a synthetic flood compressed into ~5.5 simulated hours) and replays of recorded
- * Huế floods (`flood-2017`, `flood-2020`, `flood-2025`: floods/, in their real time line).
+ * Huế floods (`flood-2017`, `flood-2020`, `flood-2025`: floods/, in their real time line), and
+ * `dry-season`: calm rivers, while the weather stations upload a dry spell's logger memory and
+ * report hot, dry afternoons, so the forest-fire index climbs to level V (weather.ts).
  */
-export const scenarioName = z.enum(['calm', 'flood', 'flood-2017', 'flood-2020', 'flood-2025']);
+export const scenarioName = z.enum(['calm', 'flood', 'flood-2017', 'flood-2020', 'flood-2025', 'dry-season']);
 export type ScenarioName = z.infer<typeof scenarioName>;
 
 /** The recorded flood a scenario replays, if it is a replay. */
@@ -54,7 +57,7 @@ export function floodEndS(p: ScenarioParams = DEFAULT_SCENARIO): number {
 
 /** How many simulated seconds a scenario's flood lasts (calm: 0; a replay: its recorded span). */
 export function scenarioEndS(scenario: ScenarioName, p: ScenarioParams = DEFAULT_SCENARIO): number {
-  if (scenario === 'calm') return 0;
+  if (scenario === 'calm' || scenario === 'dry-season') return 0;
   return replayOf(scenario)?.durationS ?? floodEndS(p);
 }
 
@@ -206,7 +209,7 @@ function drizzleMm(station: Station, fromS: number, toS: number, p: ScenarioPara
  * accumulation rules see the observed totals even though the flood is compressed in time.
  */
 export function rainfall(station: Station, scenario: ScenarioName, fromS: number, toS: number, p: ScenarioParams = DEFAULT_SCENARIO): number {
-  if (toS <= fromS) return 0;
+  if (toS <= fromS || scenario === 'dry-season') return 0;
   let mm = drizzleMm(station, fromS, toS, p);
   const replay = replayOf(scenario);
   if (replay) mm += replayRain(replay, station.id, fromS, toS) * (1 + noise(p, station.id + '/rain', toS, 0.1));
@@ -287,6 +290,9 @@ export function sample(station: Station, scenario: ScenarioName, t: number, inte
       values.reservoir_level = round(reservoirNormalLevel(station) - 1.5 + 3.5 * shape, 3);
       break;
     }
+    case 'weather':
+      Object.assign(values, weatherSample(station, scenario, t, rainfall(station, scenario, Math.max(0, t - intervalS), t, p), p));
+      break;
   }
   values.battery_v = round(batteryV(station, scenario, t, p), 2);
   values.rssi = Math.round(rssiDbm(station, scenario, t, p));

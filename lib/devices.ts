@@ -16,22 +16,26 @@ export class DeviceError extends Error {
  * catalogue is checked for `ais-receiver`):
  * - `vessel:{registration}`: a vessel's VMS tracker; its device id is the registration number,
  *   because it publishes `huewatch/v1/vms/{deviceId}` and the vessel ingest reads the vessel there;
- * - `ais-receiver`: a shore AIS receiver, publishing NMEA lines on `huewatch/v1/ais/{deviceId}`.
- * Neither publishes station telemetry: ingest drops theirs (isStationDevice).
+ * - `ais-receiver`: a shore AIS receiver, publishing NMEA lines on `huewatch/v1/ais/{deviceId}`;
+ * - `app`: another app (a partner's residents' app backend, a phone app) whose only right is to
+ *   send residents' SOS calls on `huewatch/v1/sos/{deviceId}` (api/sos/mqtt.ts).
+ * None of these publishes station telemetry: ingest drops theirs (isStationDevice).
  */
 export const AIS_RECEIVER = 'ais-receiver';
+export const SOS_APP = 'app';
 export const VESSEL_PREFIX = 'vessel:';
 export const vesselTarget = (registration: string) => `${VESSEL_PREFIX}${registration}`;
 
-export type DeviceTarget = { kind: 'station'; station: string } | { kind: 'vessel'; vessel: string } | { kind: 'ais-receiver' };
+export type DeviceTarget = { kind: 'station'; station: string } | { kind: 'vessel'; vessel: string } | { kind: 'ais-receiver' } | { kind: 'app' };
 
 export function parseDeviceTarget(value: string): DeviceTarget {
   if (value === AIS_RECEIVER) return { kind: 'ais-receiver' };
+  if (value === SOS_APP) return { kind: 'app' };
   if (value.startsWith(VESSEL_PREFIX)) return { kind: 'vessel', vessel: value.slice(VESSEL_PREFIX.length) };
   return { kind: 'station', station: value };
 }
 
-/** May this device's telemetry become station readings? Not for VMS trackers and AIS receivers. */
+/** May this device's telemetry become station readings? Not for VMS trackers, AIS receivers and apps. */
 export function isStationDevice(rec: { station: string }): boolean {
   return parseDeviceTarget(rec.station).kind === 'station';
 }

@@ -5,10 +5,11 @@ import { configProblems, loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createDeviceAdmin } from './devices.ts';
 import { deviceAdminOverApi } from './devices-over-api.ts';
-import { AIS_RECEIVER, DeviceError, vesselTarget, type DeviceAdmin } from '../lib/devices.ts';
+import { AIS_RECEIVER, DeviceError, SOS_APP, vesselTarget, type DeviceAdmin } from '../lib/devices.ts';
 import { ErrorCode } from '../contract/errors.ts';
 import { userInfo } from 'node:os';
 import { DEFAULT_STATIONS_FILE, loadStations } from './stations.ts';
+import { accountAdminOverApi, accountAudit, localAccountAdmin, type AccountAdmin } from './accounts.ts';
 
 const USAGE = `Usage: huewatch <command> [options]
 
@@ -30,11 +31,20 @@ Commands:
                                  register a vessel's VMS tracker (its id is the registration number)
   device add <deviceId> --receiver
                                  register an AIS shore receiver
+  device add <deviceId> --app
+                                 register another app that sends residents' SOS over MQTT (sos/{id})
       --rotate                   the id exists: issue it a new secret (else an existing id is refused)
   device list                    the registered devices (never their secrets)
   device disable <deviceId>      refuse the device and cut its session (rotate enables it again)
   device remove <deviceId>       forget the device and cut its session
   device rotate <deviceId>       a new secret; the old one is refused from now and its session cut
+  user add <name> --role admin|operator|viewer [--display-name "…"] [--password-file FILE]
+                                 create a person's account (password from FILE, stdin or a prompt);
+                                 prints its bearer token for scripts (shown once). The first admin comes from here.
+  user list                      the accounts (never their passwords or tokens)
+  user disable|enable <name>     refuse (or allow again) the account's password, tokens and sessions
+  user passwd <name> [--password-file FILE]   a new password; the account's console sessions end
+  user token <name> [--revoke-others]         another bearer token for scripts (shown once)
 
 Configuration comes from environment variables; see README.md and .env.example.
 `;
@@ -51,6 +61,8 @@ export async function main(argv: string[]): Promise<number> {
         return await sim(rest);
       case 'device':
         return await device(rest);
+      case 'user':
+        return await user(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -97,12 +109,14 @@ async function start(args: string[]): Promise<number> {
       'HueWatch is running.',
       ...(platform.httpUrl
         ? [
-          `  console    ${platform.httpUrl}/   (operations centre: sign in with the operator token)`,
+          `  console    ${platform.httpUrl}/   (operations centre: sign in as a person from \`huewatch user add\`, or with the operator token)`,
           `  residents  ${platform.httpUrl}/resident.html?area=${area}`,
         ]
         : []),
       `  MQTT       ${platform.mqttUrl}`,
-      ...(platform.wsPort !== undefined ? [`  MQTT/WS    ws://${config.HOST}:${platform.wsPort}/mqtt`] : []),
+      ...(platform.wsPort !== undefined ? [`  MQTT/WS    ws://${config.MQTT_PLAIN_HOST ?? config.HOST}:${platform.wsPort}/mqtt`] : []),
+      ...(platform.mqttsPort !== undefined ? [`  MQTTS      mqtts://${config.HOST}:${platform.mqttsPort}`] : []),
+      ...(platform.wssPort !== undefined ? [`  MQTT/WSS   wss://${config.HOST}:${platform.wssPort}/mqtt`] : []),
       ...(platform.httpUrl ? [`  HTTP API   ${platform.httpUrl}/api/v1/stations   (live alerts: ${platform.httpUrl}/api/v1/stream)`] : []),
       ...(platform.opsUrl ? [`  ops        ${platform.opsUrl}/health   (metrics: ${platform.opsUrl}/metrics)`] : []),
       `  tokens     ${secretsFile}: operatorToken, viewerToken, adminToken${fromEnv.length > 0 ? ` (${fromEnv.join(', ')} from the environment)` : ''}`,
@@ -202,7 +216,7 @@ async function sim(args: string[]): Promise<number> {
 }
 
 async function device(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' }, vessel: { type: 'boolean' }, receiver: { type: 'boolean' }, rotate: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { station: { type: 'string' }, vessel: { type: 'boolean' }, receiver: { type: 'boolean' }, app: { type: 'boolean' }, rotate: { type: 'boolean' } } });
   const [sub, deviceId, ...extra] = positionals;
   const usage = () => {
     process.stderr.write(DEVICE_USAGE);
@@ -235,23 +249,24 @@ async function device(args: string[]): Promise<number> {
       return 0;
     });
   }
-  const given = [values.station !== undefined, values.vessel === true, values.receiver === true].filter(Boolean).length;
+  const given = [values.station !== undefined, values.vessel === true, values.receiver === true, values.app === true].filter(Boolean).length;
   if (sub !== 'add' || given !== 1 || values.station === '') return usage();
   // what the device is for, as kept in its record (lib/devices.ts)
-  const target = values.vessel ? vesselTarget(deviceId) : values.receiver ? AIS_RECEIVER : values.station!;
+  const target = values.vessel ? vesselTarget(deviceId) : values.receiver ? AIS_RECEIVER : values.app ? SOS_APP : values.station!;
   return withDeviceAdmin(async (admin, user) => {
     const { secret, rotated } = await admin.register(deviceId, target, user, { rotate: values.rotate === true });
-    out(`${rotated ? 'Re-registered' : 'Registered'} ${deviceId} ${values.vessel ? `as the VMS tracker of vessel ${deviceId}` : values.receiver ? 'as an AIS receiver' : `for station ${values.station}`}.`);
+    out(`${rotated ? 'Re-registered' : 'Registered'} ${deviceId} ${values.vessel ? `as the VMS tracker of vessel ${deviceId}` : values.receiver ? 'as an AIS receiver' : values.app ? 'as an app that sends SOS calls' : `for station ${values.station}`}.`);
     if (rotated) out('  It had a secret: that one is refused from now on.');
     out(`  MQTT username: ${deviceId}   (client id: ${deviceId})`);
     out(`  MQTT password: ${secret}`);
-    out(`  publish to:    huewatch/v1/${values.vessel ? 'vms' : values.receiver ? 'ais' : 'telemetry'}/${deviceId}`);
+    out(`  publish to:    huewatch/v1/${values.vessel ? 'vms' : values.receiver ? 'ais' : values.app ? 'sos' : 'telemetry'}/${deviceId}`);
+    if (values.app) out(`  answers on:    huewatch/v1/devices/${deviceId}/sos   (subscribe to it before sending)`);
     out('The secret is shown only now; store it in the device.');
     return 0;
   });
 }
 
-const DEVICE_USAGE = `Usage: huewatch device add <deviceId> --station <stationId> | --vessel | --receiver [--rotate]
+const DEVICE_USAGE = `Usage: huewatch device add <deviceId> --station <stationId> | --vessel | --receiver | --app [--rotate]
        huewatch device list
        huewatch device disable|remove|rotate <deviceId>
 `;
@@ -293,7 +308,9 @@ async function withDeviceAdmin(work: (admin: DeviceAdmin, user: string) => Promi
 
 async function adminToken(config: Config, dataDir: string, cause?: Error): Promise<string> {
   const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8').catch(() => 'null')) as { adminToken?: string } | null;
-  const token = config.ADMIN_TOKEN ?? secrets?.adminToken;
+  // in production secrets.json keeps only a fingerprint (`sha256:…`, platform/secrets.ts): ADMIN_TOKEN it is
+  const kept = secrets?.adminToken?.startsWith('sha256:') ? undefined : secrets?.adminToken;
+  const token = config.ADMIN_TOKEN ?? kept;
   if (!token) throw new DeviceError(ErrorCode.NOT_AUTHORIZED, cause ? `cannot open the state database (${cause.message}) and no admin token to use the API` : 'ADMIN_TOKEN is needed to manage devices through the API');
   return token;
 }
@@ -303,4 +320,135 @@ async function registerThroughApi(config: Config, dataDir: string, deviceId: str
   const station = 'station' in target ? target.station : 'vessel' in target ? vesselTarget(target.vessel) : AIS_RECEIVER;
   const admin = deviceAdminOverApi(apiUrl, await adminToken(config, dataDir, cause));
   return (await admin.register(deviceId, station, 'simulator', { rotate: true })).secret;
+}
+
+const USER_USAGE = `Usage: huewatch user add <name> --role admin|operator|viewer [--display-name "…"] [--password-file FILE]
+       huewatch user list
+       huewatch user disable|enable <name>
+       huewatch user passwd <name> [--password-file FILE]
+       huewatch user token <name> [--revoke-others]
+The password is read from --password-file, else from stdin when it is not a terminal, else asked twice.
+`;
+
+async function user(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { role: { type: 'string' }, 'display-name': { type: 'string' }, 'password-file': { type: 'string' }, 'revoke-others': { type: 'boolean' } } });
+  const [sub, name, ...extra] = positionals;
+  const usage = () => {
+    process.stderr.write(USER_USAGE);
+    return 2;
+  };
+  if (sub === 'list') {
+    if (name) return usage();
+    return withAccountAdmin(async (admin) => {
+      const users = await admin.list();
+      out(users.length === 0 ? 'No accounts yet: "huewatch user add <name> --role admin" creates the first.' : `${'NAME'.padEnd(20)} ${'ROLE'.padEnd(9)} ${'STATE'.padEnd(9)} ${'TOKENS'.padEnd(6)} DISPLAY NAME`);
+      for (const u of users) out(`${u.name.padEnd(20)} ${u.role.padEnd(9)} ${(u.disabled ? 'disabled' : 'enabled').padEnd(9)} ${String(u.tokens).padEnd(6)} ${u.displayName}`);
+      return 0;
+    });
+  }
+  if (!name || extra.length > 0) return usage();
+  if (sub === 'add') {
+    const role = values.role;
+    if (role !== 'admin' && role !== 'operator' && role !== 'viewer') return usage();
+    const password = await readPassword(values['password-file']);
+    return withAccountAdmin(async (admin) => {
+      const { account, token } = await admin.add({ name, role, password, ...(values['display-name'] ? { displayName: values['display-name'] } : {}) });
+      out(`Created ${account.role} account ${account.name}${account.displayName !== account.name ? ` (${account.displayName})` : ''}: it signs in on the console with its password.`);
+      out(`  bearer token for scripts: ${token}`);
+      out('The token is shown only now; "huewatch user token" issues another.');
+      return 0;
+    });
+  }
+  if (sub === 'disable' || sub === 'enable') {
+    return withAccountAdmin(async (admin) => {
+      await (sub === 'disable' ? admin.disable(name) : admin.enable(name));
+      out(sub === 'disable' ? `Disabled ${name}: its password, tokens and sessions are refused.` : `Enabled ${name} again.`);
+      return 0;
+    });
+  }
+  if (sub === 'passwd') {
+    const password = await readPassword(values['password-file']);
+    return withAccountAdmin(async (admin) => {
+      await admin.setPassword(name, password);
+      out(`Set a new password for ${name}; its console sessions have ended.`);
+      return 0;
+    });
+  }
+  if (sub === 'token') {
+    return withAccountAdmin(async (admin) => {
+      const token = await admin.newToken(name, { revokeOthers: values['revoke-others'] === true });
+      out(`New bearer token for ${name}${values['revoke-others'] ? ' (its earlier tokens are refused from now on)' : ''}:`);
+      out(`  ${token}`);
+      out('The token is shown only now.');
+      return 0;
+    });
+  }
+  return usage();
+}
+
+/** From a file, else stdin's first line when piped, else asked twice on the terminal without echo. */
+async function readPassword(file: string | undefined): Promise<string> {
+  const firstLine = (s: string) => s.split(/\r?\n/)[0] ?? '';
+  if (file) return firstLine(await readFile(file, 'utf8'));
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return firstLine(Buffer.concat(chunks).toString('utf8'));
+  }
+  const first = await askHidden('Password: ');
+  const again = await askHidden('Again:    ');
+  if (first !== again) throw Object.assign(new Error('the passwords differ'), { code: ErrorCode.BAD_REQUEST });
+  return first;
+}
+
+function askHidden(prompt: string): Promise<string> {
+  return new Promise((done) => {
+    process.stderr.write(prompt);
+    const stdin = process.stdin;
+    stdin.setRawMode(true);
+    stdin.resume();
+    let typed = '';
+    const onData = (b: Buffer) => {
+      for (const ch of b.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stderr.write('\n');
+          return done(typed);
+        }
+        if (ch === '\u0003') process.exit(130); // Ctrl-C
+        if (ch === '\u007f') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/** As withDeviceAdmin: the state database while the platform is stopped, else its API with the admin token. */
+async function withAccountAdmin(work: (admin: AccountAdmin) => Promise<number>): Promise<number> {
+  const config = configWith({});
+  const dataDir = resolve(config.DATA_DIR);
+  const by = `cli:${userInfo().username}`;
+  let cause: Error | undefined;
+  if (config.SERVICES.includes('rules')) {
+    const { openEmbeddedStore } = await import('../store/duckdb.ts');
+    let store: Awaited<ReturnType<typeof openEmbeddedStore>> | undefined;
+    try {
+      store = await openEmbeddedStore({ file: join(dataDir, 'huewatch.duckdb'), log: createLogger('silent') });
+    } catch (err) {
+      cause = err as Error;
+    }
+    if (store) {
+      try {
+        const { createAccounts } = await import('../store/accounts.ts');
+        const accounts = createAccounts({ state: store, audit: accountAudit(store, undefined) });
+        return await work(localAccountAdmin(accounts, by));
+      } finally {
+        await store.close();
+      }
+    }
+  }
+  return work(accountAdminOverApi(`http://127.0.0.1:${config.HTTP_PORT}`, await adminToken(config, dataDir, cause)));
 }

@@ -39,7 +39,7 @@ export function deviceAdminOverApi(apiUrl: string, token: string): DeviceAdmin {
     async register(deviceId, target, _user, opts = {}) {
       // the API takes the target as the field that names it (api/routes/devices.ts)
       const t = parseDeviceTarget(target);
-      const what = t.kind === 'ais-receiver' ? { receiver: true } : t.kind === 'vessel' ? { vessel: t.vessel } : { station: t.station };
+      const what = t.kind === 'ais-receiver' ? { receiver: true } : t.kind === 'app' ? { app: true } : t.kind === 'vessel' ? { vessel: t.vessel } : { station: t.station };
       const r = issued.parse(await call('POST', '', { deviceId, ...what, ...(opts.rotate ? { rotate: true } : {}) }));
       return { secret: r.secret, rotated: r.rotated === true };
     },

@@ -5,7 +5,7 @@ import type { Logger } from '../lib/log.ts';
 import { AUDIT_NAMESPACE } from '../rules/operator-actions.ts';
 import type { DeviceRecord, StateStore } from '../store/types.ts';
 import type { Station } from './stations.ts';
-import { AIS_RECEIVER, DeviceError, parseDeviceTarget, type DeviceAdmin, type DeviceView } from '../lib/devices.ts';
+import { AIS_RECEIVER, DeviceError, SOS_APP, parseDeviceTarget, type DeviceAdmin, type DeviceView } from '../lib/devices.ts';
 
 /** the vessel register, or a way to load it (only registering a VMS tracker needs it) */
 export type VesselLookup = { byId(id: string): VesselEntry | undefined };
@@ -92,7 +92,7 @@ export const view = ({ secretHash: _hidden, ...shown }: DeviceRecord): DeviceVie
 /**
  * Is `target` something a device may be for? A station id of the catalogue, `vessel:{registration}`
  * (a VMS tracker: the device id must be that registration, a vessel of the register that carries
- * VMS) or `ais-receiver` (lib/devices.ts).
+ * VMS), `ais-receiver` or `app` (lib/devices.ts).
  */
 export function checkTarget(stations: readonly Station[], deviceId: string, target: string, vessels?: () => VesselLookup): void {
   const t = parseDeviceTarget(target);
@@ -101,6 +101,9 @@ export function checkTarget(stations: readonly Station[], deviceId: string, targ
   }
   if (t.kind === 'ais-receiver' && stations.some((s) => s.id === AIS_RECEIVER)) {
     throw new DeviceError(ErrorCode.CONFIG_INVALID, `station catalogue: "${AIS_RECEIVER}" is reserved for AIS receivers`);
+  }
+  if (t.kind === 'app' && stations.some((s) => s.id === SOS_APP)) {
+    throw new DeviceError(ErrorCode.CONFIG_INVALID, `station catalogue: "${SOS_APP}" is reserved for apps that send SOS calls`);
   }
   if (t.kind === 'vessel') {
     if (t.vessel !== deviceId) {

@@ -103,7 +103,7 @@ export function alertTexts({ rule, station, t, metric, levelName: named, categor
         description: falling ? flip(active.description) : active.description,
         instruction: active.instruction ?? FLOOD_INSTRUCTION[Math.min(3, Math.max(1, t.to)) as 1 | 2 | 3],
       };
-  const digits = rule.kind === 'aqi' || rule.kind === 'staleness' ? 0 : meta?.unit === 'm' ? 2 : 1; // levels are read to the centimetre
+  const digits = rule.kind === 'aqi' || rule.kind === 'staleness' || rule.kind === 'fire-danger' ? 0 : meta?.unit === 'm' ? 2 : 1; // levels are read to the centimetre
   const overrides: TextOverrides[] = resolved ? [] : [spec ?? {}, rule];
   const out: RuleAlertTexts = { headline: { vi: '', en: '' }, description: { vi: '', en: '' }, instruction: { vi: '', en: '' } };
   const nameOf = (lang: Lang) => named?.[lang] ?? spec?.name?.[lang] ?? defaultLevelName(rule, t.to, lang);

@@ -51,8 +51,12 @@ export function uuidFor(name: string): string {
 }
 
 export function areaOf(rule: Rule, station: Station): AlertEvent['area'] {
+  // a forest-fire level speaks for the district the weather station stands for
+  const name = rule.kind === 'fire-danger'
+    ? { vi: station.areaName, en: station.areaName }
+    : { vi: `Khu vực trạm ${station.name} — ${station.areaName}`, en: `Area of ${station.name} station — ${station.areaName}` };
   return {
-    name: { vi: `Khu vực trạm ${station.name} — ${station.areaName}`, en: `Area of ${station.name} station — ${station.areaName}` },
+    name,
     codes: [rule.audience === 'operators' ? OPERATORS_AREA : station.areaCode],
     circle: { lat: station.lat, lon: station.lon, radiusKm: rule.radiusKm },
   };
@@ -100,7 +104,8 @@ export function buildRuleEvent(rule: EventRule, station: Station, out: Outcome, 
     key: alertKey(rule),
     event: rule.event,
     category: rule.kind === 'staleness' || rule.kind === 'sensor-fault' ? (rule.category === 'Met' ? 'Infra' : rule.category) : rule.category,
-    certainty: 'Observed', // measured, not forecast
+    // measured, not forecast; a fire-danger level is a likelihood computed from the weather
+    certainty: rule.kind === 'fire-danger' ? 'Likely' : 'Observed',
     level: t.to,
     ...(levelName ? { levelName } : {}),
     ...(out.rain ? { windows: out.rain.windows.map((w) => ({ ...w, window: durationText(w.window) })) } : {}),

@@ -60,7 +60,7 @@ export function concerns(rule: Rule, obs: Observation): boolean {
   switch (rule.kind) {
     case 'level': case 'rate': case 'accumulation': case 'rainfall': return obs.values.some((v) => v.metric === rule.metric);
     case 'aqi': return obs.values.some((v) => (AQI_METRICS as readonly string[]).includes(v.metric));
-    case 'release': return false;
+    case 'release': case 'fire-danger': return false;
     default: return true;
   }
 }
@@ -105,6 +105,7 @@ export function evaluateResult(rule: Rule, state: LevelState, obs: Observation, 
     case 'composite':
       return evaluateComposite(rule, state, ctx.windowOf as WindowOf, obs.ts);
     case 'release':
+    case 'fire-danger': // computed from the store on the tick (engine-ticks.ts), not per reading
       return undefined;
   }
 }
@@ -161,7 +162,8 @@ export function describeResult(rule: Rule, res: RuleResult, obs: Observation, ct
       return { result: res, source: { station: first.station, metric: first.metric, value: last?.value ?? 0, threshold: first.above ?? first.below ?? first.rises!.by } };
     }
     case 'release':
-      throw new Error('release rules are not evaluated on observations');
+    case 'fire-danger':
+      throw new Error(`${rule.kind} rules are not evaluated on observations`);
   }
 }
 

@@ -17,6 +17,7 @@ import { loadRuleFile } from './load.ts';
 import { acknowledgeAlert, AUDIT_NAMESPACE, cancelAlert, declareReleaseOrder } from './operator-actions.ts';
 import { parseDuration, type RainfallRule, type RuleSet } from './schema.ts';
 import { sample } from '../firmware-sim/scenarios.ts';
+import { dryHistory } from '../firmware-sim/weather.ts';
 
 /** The rules engine with other kinds, against a real aedes broker and the real embedded store. */
 
@@ -116,6 +117,32 @@ describe('rules engine kinds against a real broker and store', () => {
     await until('the history written', async () => (await store.alertHistory(emitted[0]!.id)).length === emitted.length);
     const history = await store.alertHistory(emitted[0]!.id);
     expect(history.map((h) => (h.cause as { ts: number }).ts)).toEqual(emitted.map((e) => Date.parse(e.source.observedAt)));
+  });
+
+  it('forest-fire danger: the Nesterov index read from the store raises level IV for the district, updates to V, says nothing more on the same data and ends after a rainy day', async () => {
+    const url = await broker();
+    const store = await openStore();
+    const { engine, emitted, tickAt, clock } = await setup(url, store, only('forest-fire.ws-a-luoi'));
+    await engine.start();
+    // a dry spell's logger memory, uploaded a day at a time as the simulator does (firmware-sim/weather.ts)
+    const days = dryHistory(T0);
+    const upload = (day: (typeof days)[number]) => store.writeReadings(day.flatMap((r) => Object.entries(r.m).map(([metric, value]) => ({ station: 'ws-a-luoi', device: 'sim-ws-a-luoi', metric: metric as MetricName, ts: r.ts, value: value!, quality: 'ok' as const }))));
+    let minute = 0;
+    for (const day of days) {
+      await upload(day);
+      await tickAt((minute += 2)); // every: 1m
+    }
+    expect(summary(emitted)).toEqual(['forest-fire-danger:ws-a-luoi Alert active L4 #1', 'forest-fire-danger:ws-a-luoi Update active L5 #2']);
+    expect(emitted[0]).toMatchObject({ category: 'Fire', severity: 'Severe', certainty: 'Likely', urgency: 'Expected', levelName: { vi: 'Cấp IV – nguy hiểm', en: 'Level IV – dangerous' } });
+    expect(emitted[0]!.area.name).toEqual({ vi: 'Huyện A Lưới', en: 'Huyện A Lưới' });
+    expect(emitted[1]!.headline.vi).toBe('Nguy cơ cháy rừng: Cấp V – cực kỳ nguy hiểm tại Huyện A Lưới');
+    expect(emitted[1]!.source.value).toBeGreaterThan(10_000);
+    await tickAt((minute += 2));
+    expect(emitted).toHaveLength(2); // the same data, the same P: no new event
+    // 9 mm today: the index starts again from 0, the alert ends
+    await store.writeReadings([{ station: 'ws-a-luoi', device: 'sim-ws-a-luoi', metric: 'rainfall', ts: clock.t - 60_000, value: 9, quality: 'ok' }]);
+    await tickAt((minute += 2));
+    expect(summary(emitted).slice(2)).toEqual(['forest-fire-danger:ws-a-luoi Cancel resolved L0 #3']);
   });
 
   it('a silent station raises a device-offline alert for operators, marks its flood alert stale instead of resolving it, and both recover when data returns', async () => {

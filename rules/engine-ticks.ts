@@ -8,9 +8,10 @@ import { stationOf } from './evaluate-reading.ts';
 import type { RuleSlots, Slot } from './rule-slots.ts';
 import type { Rule } from './schema.ts';
 import { stalenessTick } from './staleness.ts';
+import { createFireCheck, type FireCheckDeps } from './fire-tick.ts';
 import type { WindowWarmer } from './warm-windows.ts';
 
-export interface TickDeps {
+export interface TickDeps extends FireCheckDeps {
   rules(): readonly Rule[];
   stations: ReadonlyMap<string, Station>;
   slots: Pick<RuleSlots, 'slots' | 'slotOf' | 'dirty'>;
@@ -21,9 +22,10 @@ export interface TickDeps {
   log: Logger;
 }
 
-/** The time-driven checks (run in the queue, after the published events are written): cold windows, staleness, acknowledgement timeouts. */
+/** The time-driven checks (run in the queue, after the published events are written): cold windows, staleness, acknowledgement timeouts, forest-fire danger (fire-tick.ts). */
 export function createTick(d: TickDeps): () => Promise<void> {
   const { slots, chain } = d;
+  const fire = createFireCheck(d);
 
   async function staleTick(rule: Extract<Rule, { kind: 'staleness' }>, now: number): Promise<void> {
     const slot = slots.slotOf(rule);
@@ -68,6 +70,7 @@ export function createTick(d: TickDeps): () => Promise<void> {
   return async function tick() {
     const now = d.clock.now();
     await d.warmer.retryCold(now);
+    await fire.all(now);
     for (const rule of d.rules()) {
       try {
         if (rule.kind === 'staleness') await staleTick(rule, now);

@@ -21,6 +21,7 @@ import { createRuleSlots } from './rule-slots.ts';
 import type { RuleSet } from './schema.ts';
 import { loadStandards, type Standards } from './standards.ts';
 import { createWindowWarmer } from './warm-windows.ts';
+import { createFireCheck } from './fire-tick.ts';
 
 /**
  * The rules service: observations in (`observe()` from ingest in the same process, or
@@ -127,8 +128,15 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   const slots = createRuleSlots({ store, m, log });
   const chain = createAlertChain({ mqtt, store, slots, events, m, log });
   const warmer = createWindowWarmer({ series: opts.series, windows, index: () => index, clock, m, log });
-  const handle = createReadingHandler({ stations, index: () => index, windows, ctx, cold: warmer.cold, slots, chain, clock, m, log });
-  const tick = createTick({ rules: () => rules.rules, stations, slots, chain, warmer, clock, m, log });
+  const evaluate = createReadingHandler({ stations, index: () => index, windows, ctx, cold: warmer.cold, slots, chain, clock, m, log });
+  const tickDeps = { rules: () => rules.rules, stations, slots, chain, warmer, series: opts.series, standards, clock, m, log };
+  const tick = createTick(tickDeps);
+  const fire = createFireCheck(tickDeps);
+  /** a reading through the rules; a weather station's also has its fire-danger index read again (throttled per rule) */
+  function handle(obs: Observation, now?: number): void {
+    evaluate(obs, now);
+    if (stations.get(obs.station)?.kind === 'weather') void chain.serialAfterWrites(() => fire.station(obs.station, clock.now())).catch(() => undefined); // logged by serial
+  }
   const { restore, republish } = createAlertRestore({ mqtt, store, slots, chain, rules: () => rules.rules, log });
 
   /** The smallest persisted lastTs of a station's rules (null: none has one). */

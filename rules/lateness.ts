@@ -17,9 +17,9 @@ const H = 3_600_000;
  * How late a reading may arrive and still count as current, by station kind, unless a rule sets
  * `maxLag`. Rivers: 1 h (a flood wave moves metres in a few hours; an hour-old stage is the last
  * the IOC would act on). Rain: 1 h (the shortest intensity window). Reservoirs: 2 h (levels move
- * centimetres an hour; reported every 15 min). Air: 3 h (hourly means, published with delay).
+ * centimetres an hour; reported every 15 min). Air: 3 h (hourly means, published with delay). Weather: 3 h (the fire index is daily).
  */
-export const DEFAULT_MAX_LAG: Readonly<Record<StationKind, number>> = Object.freeze({ river: H, rain: H, reservoir: 2 * H, air: 3 * H });
+export const DEFAULT_MAX_LAG: Readonly<Record<StationKind, number>> = Object.freeze({ river: H, rain: H, reservoir: 2 * H, air: 3 * H, weather: 3 * H });
 
 /** The rule's own `maxLag`, else its station kind's default, else an hour. */
 export function maxLagOf(rule: { maxLag?: number | undefined }, kind: StationKind | undefined): number {

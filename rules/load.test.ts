@@ -117,11 +117,16 @@ describe('loadRuleFile', () => {
     ]);
   });
 
+  it('refuses a fire-danger rule on a station that is not a weather station', () => {
+    const file = write('fire.yaml', ['version: 1', 'rules:', '  - id: fire', '    kind: fire-danger', '    station: kim-long', '    event: { vi: Nguy cơ cháy rừng, en: Forest fire danger }', '    levels: [{ level: 4, value: 5001 }]', ''].join('\n'));
+    expect(problemsOf(file)).toEqual(['5:14 rules[0].station: a fire-danger rule needs a weather station; "kim-long" is a river station']);
+  });
+
   it('rejects an unknown station, a duplicate id and alarm levels that contradict the station catalogue', () => {
     const second = VALID.split('\n').slice(2).join('\n');
     const file = write('cross.yaml', VALID.replace('station: kim-long', 'station: kim-lung') + second.replace('value: 3.5', 'value: 3.6'));
     expect(problemsOf(file)).toEqual([
-      '5:14 rules[0].station: unknown station "kim-lung" (known: kim-long, phu-oc, thuong-nhat, phong-binh, cau-truoi, rg-hue, rg-nam-dong, rg-a-luoi, rg-bach-ma, rg-thuong-nhat, rg-huong-phu, aq-hue-center, aq-phu-bai, ta-trach, binh-dien, huong-dien, a-luoi)',
+      '5:14 rules[0].station: unknown station "kim-lung" (known: kim-long, phu-oc, thuong-nhat, phong-binh, cau-truoi, rg-hue, rg-nam-dong, rg-a-luoi, rg-bach-ma, rg-thuong-nhat, rg-huong-phu, aq-hue-center, aq-phu-bai, ta-trach, binh-dien, huong-dien, a-luoi, ws-a-luoi, ws-nam-dong, ws-bach-ma, ws-phong-dien)',
       '15:9 rules[1].id: duplicate rule id "flood-kim-long" (first used by rules[0])',
       '23:28 rules[1].levels[2].value: alarm level 3 of kim-long is 3.5 m in the station catalogue, not 3.6',
     ]);

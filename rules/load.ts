@@ -90,6 +90,8 @@ export function parseRuleFile(text: string, file: string, opts: LoadOptions): Ru
           }
         });
       }
+      // the fire index needs what only a weather station measures (temperature, humidity, rain)
+      if (raw.kind === 'fire-danger' && station.kind !== 'weather') report(path, `a fire-danger rule needs a weather station; "${stationId}" is a ${station.kind} station`);
       if (!one.success) continue;
       const key = alertKey({ ...one.data, station: stationId });
       const owner = keys.get(key);

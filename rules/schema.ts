@@ -204,7 +204,27 @@ export const releaseRule = z.object({
   downstream: z.array(z.object({ code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/), name: localized.strict() }).strict()).min(1),
 }).strict();
 
-export const anyRule = z.discriminatedUnion('kind', [levelRule, rateRule, accumulationRule, rainfallRule, aqiRule, stalenessRule, sensorFaultRule, compositeRule, releaseRule]);
+/**
+ * Forest-fire danger of a weather station (rules/fire-danger.ts): the Nesterov index P, computed
+ * from the store on the engine's tick (not from a reading), through the zones machine. `levels`
+ * are the national danger levels that alert (IV and V: config/vn-standards.json), by their P bound.
+ */
+export const fireDangerRule = z.object({
+  ...common, kind: z.literal('fire-danger'),
+  category: capCategory.default('Fire'),
+  levels,
+  hysteresis: z.number().nonnegative().default(0),
+  holdRise: duration.default(0),
+  holdFall: duration.default(0),
+  /** a day with this much rain (mm) sets P back to 0; default the national rule (vn-standards.json) */
+  resetRainMm: z.number().positive().optional(),
+  /** how far back the index is read: longer than any dry spell, so the last reset is inside it */
+  lookback: duration.default(60 * 86_400_000),
+  /** how often P is computed again from the store */
+  every: duration.default(60_000),
+}).strict();
+
+export const anyRule = z.discriminatedUnion('kind', [levelRule, rateRule, accumulationRule, rainfallRule, aqiRule, stalenessRule, sensorFaultRule, compositeRule, releaseRule, fireDangerRule]);
 
 export const ruleFile = z.object({ version: z.literal(1), rules: z.array(anyRule) }).strict();
 
@@ -223,9 +243,10 @@ export type StalenessRule = Placed<z.infer<typeof stalenessRule>>;
 export type SensorFaultRule = Placed<z.infer<typeof sensorFaultRule>>;
 export type CompositeRule = Placed<z.infer<typeof compositeRule>>;
 export type ReleaseRule = Placed<z.infer<typeof releaseRule>>;
+export type FireDangerRule = Placed<z.infer<typeof fireDangerRule>>;
 export type Condition = z.infer<typeof condition>;
 export type LevelSpec = z.infer<typeof levelSpec>;
-export type Rule = LevelRule | RateRule | AccumulationRule | RainfallRule | AqiRule | StalenessRule | SensorFaultRule | CompositeRule | ReleaseRule;
+export type Rule = LevelRule | RateRule | AccumulationRule | RainfallRule | AqiRule | StalenessRule | SensorFaultRule | CompositeRule | ReleaseRule | FireDangerRule;
 export type RawRule = z.infer<typeof anyRule>;
 
 /** A loaded, validated and frozen rule file. */

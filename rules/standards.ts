@@ -18,9 +18,15 @@ const standardsFile = z.object({
     breakpoints: z.object({ I: bp, o3_1h: bp, o3_8h: bp, co: bp, so2: bp, no2: bp, pm10: bp, pm25: bp }),
     categories: z.array(z.object({ min: z.number(), max: z.number(), name: z.string(), vi: z.string(), rgb: z.tuple([z.number(), z.number(), z.number()]) })).min(1),
   }).loose(),
+  forest_fire_danger: z.object({
+    observation_hour_local: z.number().int().min(0).max(23),
+    reset_rain_mm: z.number().positive(),
+    levels: z.array(z.object({ level: z.number().int(), roman: z.string(), p_min: z.number(), p_max: z.number().nullable(), vi: z.string(), en: z.string(), colour: z.string() })).length(5),
+  }).loose(),
 }).loose();
 
 export type Standards = z.infer<typeof standardsFile>;
+export type FireLevel = Standards['forest_fire_danger']['levels'][number];
 export type AqiCategory = Standards['vn_aqi']['categories'][number];
 
 export const DEFAULT_STANDARDS_FILE = new URL('../config/vn-standards.json', import.meta.url).pathname;

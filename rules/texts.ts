@@ -69,6 +69,17 @@ export const ACTIVE: Record<Exclude<Kind, 'release'>, Omit<AlertTexts, 'instruct
     ),
     instruction: T('Kiểm tra và hiệu chỉnh cảm biến.', 'Inspect and recalibrate the sensor.'),
   },
+  'fire-danger': {
+    headline: T('{event}: {levelName} tại {area}', '{event}: {levelName} in {area}'),
+    description: T(
+      'Lúc {time}, chỉ số khô hạn Nesterov (P) tại trạm {station} là {value}, {levelName} (từ {threshold}), theo Thông tư 25/2019/TT-BNNPTNT.',
+      'At {time}, the Nesterov dryness index (P) at {station} was {value}: {levelName} (from {threshold}), on the national scale of Circular 25/2019/TT-BNNPTNT.',
+    ),
+    instruction: T(
+      'Không đốt nương rẫy, không dùng lửa trong rừng và ven rừng; báo ngay cho kiểm lâm hoặc gọi 114 khi thấy cháy.',
+      'Do not burn fields or use fire in or near the forest; report any fire to the forest rangers at once or call 114.',
+    ),
+  },
   composite: {
     headline: T('{event} tại {station}', '{event} at {station}'),
     description: T('Lúc {time}, các điều kiện của cảnh báo {event} tại {station} đều thỏa mãn.', 'At {time}, the conditions of {event} at {station} held.'),

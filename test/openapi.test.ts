@@ -13,7 +13,8 @@ type Doc = OpenAPIV3_1.Document;
 type Operation = OpenAPIV3_1.OperationObject;
 
 /** The console's static files and the description itself are not API operations. */
-const NOT_OPERATIONS = [/^\/docs(\/|$)/, /^\/$/, /^\/resident\.html$/, /^\/console\//, /^\/console-data\//];
+/** SensorThings API (/sta/v1.1) is described by its standard, OGC 18-088, not here (api/sta/README.md). */
+const NOT_OPERATIONS = [/^\/docs(\/|$)/, /^\/$/, /^\/resident\.html$/, /^\/console\//, /^\/console-data\//, /^\/sta\/v1\.1(\/|$)/];
 /** fastify's `/a/:id` as OpenAPI's `/a/{id}` */
 const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 const operationsOf = (doc: Doc) =>
@@ -32,8 +33,8 @@ function everyOption(): { [K in keyof Required<ApiOptions>]: ApiOptions[K] } {
     store: unused('store'), state: unused('state'), feed: unused('feed'), devices: unused('devices'), operator: unused('operator'),
     push: unused('push'), vessels: unused('vessels'), modbus: unused('modbus'), deliveryMetrics: unused('deliveryMetrics'), deviceStatus: unused('deviceStatus'),
     publishManualAlert: unused('publishManualAlert'), declareStorm: unused('declareStorm'), degraded: () => [],
-    stations: [], metrics: new Registry(), log: silentLogger(), tokens: [], serviceTokens: [], clock: Date, cap: undefined, console: {},
-    rules: () => [],
+    stations: [], metrics: new Registry(), log: silentLogger(), tokens: [], serviceTokens: [], recipientsTokens: [], clock: Date, cap: undefined, console: {}, staMqtt: undefined,
+    rules: () => [], accounts: unused('accounts'), loginGuard: unused('loginGuard'), secureCookie: 'auto', operatorPush: unused('operatorPush'), sos: unused('sos'), sosLimits: undefined,
   };
 }
 

@@ -5,8 +5,13 @@ import { drawChart } from './chart.js';
 import { createMap } from './map.js';
 import { startDevicePanel } from './devices.js';
 import { startQualityPanel } from './quality.js';
+import { currentSession, showHistory, signIn, signOut, startPreferencesPanel } from './account.js';
+import { SESSION_TOKEN } from './api.js';
+import { startFirePanel } from './fire.js';
+import { startSosPanel } from './sos.js';
+import { T, loadMetricLabels, metricLabel, metricName, metricUnit, metricValue } from './words.js';
 
-const METRIC_BY_KIND = { river: ['water_level', 'm'], rain: ['rainfall', 'mm'], air: ['pm25', 'µg/m³'], reservoir: ['reservoir_level', 'm'] };
+const METRIC_BY_KIND = { river: 'water_level', rain: 'rainfall', air: 'pm25', reservoir: 'reservoir_level' };
 const LATEST_POLL_MS = 15_000;
 const VESSEL_POLL_MS = 10_000;
 const CHART_POLL_MS = 30_000;
@@ -23,13 +28,22 @@ let token = sessionStorage.getItem('huewatch-token') ?? '';
 const $ = (id) => document.getElementById(id);
 let devicePanel;
 let qualityPanel;
+let sosPanel;
+let prefsPanel;
+/** the person signed in with name and password (the session cookie), or null */
+let session = null;
 
 async function main() {
-  const [st, geo, cfg] = await Promise.all([getJson('/api/v1/stations'), getJson('/console-data/sea-zones.geojson'), getJson('/console-data/config.json')]);
+  const [st, geo, land, cfg, districts] = await Promise.all([getJson('/api/v1/stations'), getJson('/console-data/sea-zones.geojson'), getJson('/console-data/land.geojson'), getJson('/console-data/config.json'), getJson('/console-data/districts.geojson'), loadMetricLabels()]);
   stations = st.body.stations;
-  map = createMap($('map'), { geo: geo.body, stations, tileUrl: cfg.body.tileUrl, onSelect: select });
+  map = await createMap($('map'), { geo: geo.body, land: land.body, districts: districts.body, stations, tileUrl: cfg.body.tileUrl, onSelect: select, onVesselSelect: showTrack });
   devicePanel = startDevicePanel($('devices'), $('devices-note'), () => token);
   qualityPanel = startQualityPanel($('quality'), $('quality-note'), () => token);
+  startFirePanel($('fire'), $('fire-note'), (colours) => map.setDistrictFill(colours));
+  sosPanel = startSosPanel($('sos'), $('sos-note'), () => token, () => map);
+  prefsPanel = startPreferencesPanel($('prefs'), $('prefs-note'), () => void watchAlerts());
+  session = await currentSession();
+  if (session) token = SESSION_TOKEN;
   setLogin();
   await watchAlerts();
   await pollLatest();
@@ -50,7 +64,8 @@ async function watchAlerts() {
 }
 
 async function reloadAlerts() {
-  const r = await getJson('/api/v1/alerts?status=active,acknowledged', withToken(token));
+  // signed in as a person: only the alerts they chose for the console (GET /api/v1/me/preferences)
+  const r = await getJson(`/api/v1/alerts?status=active,acknowledged${session ? '&for=me' : ''}`, withToken(token));
   if (r.status === 401) $('who').textContent = 'Token không hợp lệ (unknown token)';
   if (r.ok) for (const a of r.body.alerts) book.put(a);
   render();
@@ -74,21 +89,41 @@ async function pollLatest() {
   paintStations();
 }
 
-/** Vessels come from another part of the platform; until /api/v1/vessels exists the layer stays empty. */
+/**
+ * Vessel positions and storm areas are for viewers and up (fisheries officers), so both requests
+ * carry the token; positions are `position.lat/lon` (GET /api/v1/vessels).
+ */
 async function pollVessels() {
-  const r = await getJson('/api/v1/vessels').catch(() => ({ ok: false, status: 0 }));
+  const [r, storms] = await Promise.all([
+    getJson('/api/v1/vessels', withToken(token)).catch(() => ({ ok: false, status: 0, body: {} })),
+    getJson('/api/v1/storm-areas', withToken(token)).catch(() => ({ ok: false, status: 0, body: {} })),
+  ]);
+  const note = $('vessel-note');
+  map.setStormAreas(storms.ok ? storms.body.areas : []);
   if (!r.ok) {
-    $('vessel-note').textContent = r.status === 404 ? 'Lớp tàu cá: chưa có API /api/v1/vessels (vessel layer not available yet).' : `Lớp tàu cá: lỗi ${r.status}.`;
+    map.setVessels([]);
+    note.dataset.vessels = '0';
+    note.textContent = r.status === 401 || r.status === 403 ? 'Đăng nhập để xem tàu cá (log in to see vessels).'
+      : r.status === 404 ? 'Máy chủ này không theo dõi tàu cá (no vessel tracking on this server).' : `Không tải được vị trí tàu cá (vessels not loaded): ${r.status}.`;
     return;
   }
-  const list = Array.isArray(r.body) ? r.body : (r.body.vessels ?? []);
-  map.setVessels(list.filter((v) => Number.isFinite(v.lat) && Number.isFinite(v.lon)));
-  $('vessel-note').textContent = `${list.length} tàu cá trên bản đồ · vessels`;
+  const list = r.body.vessels ?? [];
+  const shown = list.filter((v) => Number.isFinite(v.position?.lat) && Number.isFinite(v.position?.lon));
+  map.setVessels(shown);
+  note.dataset.vessels = String(shown.length);
+  note.textContent = `${shown.length} tàu cá trên bản đồ (vessels on the map)${storms.ok && storms.body.count ? ` · ${storms.body.count} ${T.stormArea.toLowerCase()}` : ''}`;
+}
+
+/** A vessel's last 24 h, drawn when it is clicked. */
+async function showTrack(vesselId) {
+  const r = await getJson(`/api/v1/vessels/${encodeURIComponent(vesselId)}/track`, withToken(token)).catch(() => ({ ok: false }));
+  if (r.ok) map.setTrack(vesselId, r.body);
 }
 
 function paintStations() {
   const open = book.open();
   for (const s of stations) map.setState(s.id, stationState(s, open, latest.get(s.id)));
+  map.setAlerts(open, new Map(stations.map((s) => [s.id, s])));
 }
 
 function render() {
@@ -97,9 +132,11 @@ function render() {
   $('alerts').replaceChildren(...open.map((a) => el('li', { class: `alert sev-${a.severity.toLowerCase()} level-${a.level}`, 'data-alert-id': a.id, 'data-status': a.status, 'data-key': a.key },
     el('div', { class: 'head' }, el('span', { class: 'level', title: levelLabel(a, 'en') }, levelLabel(a, 'vi')), el('strong', {}, a.headline.vi)),
     el('div', { class: 'en' }, a.headline.en),
-    el('div', { class: 'meta' }, `${a.area.name.vi} · ${a.source.metric} ${a.source.value} (ngưỡng ${a.source.threshold}) · ${localTime(a.sent)} · `,
-      el('span', { class: 'status' }, a.status === 'acknowledged' ? `đã xác nhận${a.operator ? ` bởi ${a.operator.user}` : ''}` : 'đang hiệu lực')),
+    el('div', { class: 'meta' }, `${a.area.name.vi} · ${metricName(a.source.metric)} ${metricValue(a.source.metric, a.source.value)} (${T.threshold} ${metricValue(a.source.metric, a.source.threshold)}) · `,
+      el('time', { datetime: a.sent, title: T.vnTime }, `${localTime(a.sent)} (UTC+7)`), ' · ',
+      el('span', { class: 'status' }, a.status === 'acknowledged' ? `đã xác nhận${a.operator ? ` bởi ${a.operator.user}` : ''} (acknowledged${a.operator ? ` by ${a.operator.user}` : ''})` : 'đang hiệu lực (in force)')),
     a.status === 'active' ? el('button', { class: 'ack', type: 'button', disabled: !token, title: token ? 'Xác nhận (acknowledge)' : 'Đăng nhập để xác nhận', onclick: () => acknowledge(a) }, 'Xác nhận · Ack') : null,
+    el('button', { class: 'history', type: 'button', title: 'Ai đã làm gì, khi nào (who did what, when)', onclick: () => showHistory(a.id, $('history'), $('history-title'), () => withToken(token)) }, 'Lịch sử · History'),
   )));
   paintStations();
 }
@@ -118,14 +155,14 @@ async function acknowledge(a) {
   const out = $('ack-result');
   let r;
   try {
-    r = await getJson(`/api/v1/alerts/${encodeURIComponent(a.id)}/ack`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    r = await getJson(`/api/v1/alerts/${encodeURIComponent(a.id)}/ack`, withToken(token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
   } catch {
     r = { ok: false, status: 0, body: {} };
   }
   out.dataset.status = String(r.status);
   if (r.ok) {
     out.dataset.outcome = 'ok';
-    out.textContent = `Đã xác nhận cảnh báo "${a.headline.vi}".`;
+    out.textContent = `Đã xác nhận cảnh báo (acknowledged) "${a.headline.vi}".`;
     if (r.body && r.body.id === a.id) onAlert(r.body);
     return;
   }
@@ -137,17 +174,44 @@ async function acknowledge(a) {
 function setLogin() {
   devicePanel?.refresh();
   qualityPanel?.refresh();
+  sosPanel?.refresh();
+  if (map) void pollVessels(); // vessels and storm areas are for viewers and up
+  prefsPanel?.show(session);
   $('token').value = '';
-  $('who').textContent = token ? 'Đã đăng nhập' : '';
+  $('user-password').value = '';
+  $('who').textContent = session ? `${session.displayName} (${session.name}, ${session.role})` : token ? 'Đã đăng nhập' : '';
+  $('who').dataset.user = session?.name ?? '';
   $('logout-btn').hidden = !token;
-  $('login').onsubmit = (e) => {
+  for (const id of ['user-name', 'user-password', 'token', 'login-btn']) $(id).hidden = Boolean(token);
+  $('login').onsubmit = async (e) => {
     e.preventDefault();
-    token = $('token').value.trim();
-    if (token) sessionStorage.setItem('huewatch-token', token);
+    const name = $('user-name').value.trim();
+    if (name) {
+      // a person: name and password open a session (cookie); a token below is for scripts and kiosks
+      const r = await signIn(name, $('user-password').value);
+      if (!r.ok) {
+        $('who').textContent = r.status === 429 ? `Tạm khoá do nhập sai nhiều lần (locked out): ${r.message}` : 'Sai tên hoặc mật khẩu (wrong name or password)';
+        $('who').dataset.refused = String(r.status);
+        return;
+      }
+      session = r.session;
+      token = SESSION_TOKEN;
+    } else {
+      token = $('token').value.trim();
+      if (token) sessionStorage.setItem('huewatch-token', token);
+    }
+    delete $('who').dataset.refused;
     setLogin();
     void watchAlerts();
   };
-  $('logout-btn').onclick = () => { token = ''; sessionStorage.removeItem('huewatch-token'); setLogin(); void watchAlerts(); };
+  $('logout-btn').onclick = async () => {
+    if (session) await signOut();
+    session = null;
+    token = '';
+    sessionStorage.removeItem('huewatch-token');
+    setLogin();
+    void watchAlerts();
+  };
 }
 
 function select(s) {
@@ -159,11 +223,12 @@ function select(s) {
 
 async function drawSelected() {
   const s = selected;
-  const [metric, unit] = METRIC_BY_KIND[s.kind] ?? ['water_level', 'm'];
+  const metric = METRIC_BY_KIND[s.kind] ?? 'water_level';
+  const unit = metricUnit(metric);
   const to = Date.now() + 60_000, from = to - 24 * 3600_000;
   const r = await getJson(`/api/v1/stations/${encodeURIComponent(s.id)}/series?metric=${metric}&from=${from}&to=${to}&every=5m&fn=max`);
   if (s !== selected) return;
-  $('chart-title').textContent = `${s.name} — ${metric} (${unit}), 24 giờ qua`;
+  $('chart-title').textContent = `${s.name} — ${metricLabel(metric)} — ${T.last24h}`;
   $('chart').dataset.chartStation = s.id;
   // a river's alarm levels are its "báo động" levels (Decision 05/2020/QĐ-TTg)
   drawChart($('chart'), { points: r.ok ? r.body.points : [], from, to, unit, levels: s.alarmLevels ?? {}, levelLabel: s.kind === 'river' ? (lvl) => `BĐ${lvl}` : undefined });
@@ -171,5 +236,6 @@ async function drawSelected() {
 
 main().catch((err) => {
   document.body.dataset.ready = 'error';
-  $('ack-result').textContent = `Lỗi tải bảng điều khiển: ${err.message}`;
+  console.error(err);
+  $('ack-result').textContent = `Lỗi tải bảng điều khiển (the console did not load): ${err?.message ?? err}`;
 });

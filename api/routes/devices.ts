@@ -6,7 +6,7 @@ import { sha256Hex } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { SERVICE_SCHEME, zodRoutes } from '../openapi.ts';
 import type { ApiDeps } from '../deps.ts';
-import { AIS_RECEIVER, DeviceError, vesselTarget } from '../../lib/devices.ts';
+import { AIS_RECEIVER, DeviceError, SOS_APP, vesselTarget } from '../../lib/devices.ts';
 import { AUDIT_NAMESPACE } from '../../rules/operator-actions.ts';
 
 const deviceParams = z.object({ id: z.string().describe('device id') });
@@ -16,15 +16,16 @@ const rotate = { rotate: z.boolean().optional() };
 /**
  * A device is for one of: a catalogue station, a vessel (a VMS tracker: `vessel` is its
  * registration number, which is also its device id; `true` takes the device id), or an AIS
- * receiver. Exactly one is given; the record keeps it as `station` (lib/devices.ts).
+ * receiver, or an app that sends residents' SOS calls (`app: true`). Exactly one is given; the record keeps it as `station` (lib/devices.ts).
  */
 const addDevice = z.union([
   z.strictObject({ deviceId, station: z.string().min(1), ...rotate }),
   z.strictObject({ deviceId, vessel: z.union([z.string().regex(ID_PATTERN), z.literal(true)]), ...rotate }),
   z.strictObject({ deviceId, receiver: z.literal(true), ...rotate }),
-], { error: 'give exactly one of station (a station id), vessel (a registration number) or receiver: true' });
+  z.strictObject({ deviceId, app: z.literal(true), ...rotate }),
+], { error: 'give exactly one of station (a station id), vessel (a registration number), receiver: true or app: true' });
 const targetOf = (b: z.output<typeof addDevice>): string =>
-  'station' in b ? b.station : 'vessel' in b ? vesselTarget(b.vessel === true ? b.deviceId : b.vessel) : AIS_RECEIVER;
+  'station' in b ? b.station : 'vessel' in b ? vesselTarget(b.vessel === true ? b.deviceId : b.vessel) : 'app' in b ? SOS_APP : AIS_RECEIVER;
 
 /** A refused registry change is the caller's mistake (unknown target or device, an id taken), not a server error. */
 const STATUS_OF: Partial<Record<string, number>> = { [ErrorCode.BAD_REQUEST]: 400, [ErrorCode.NOT_FOUND]: 404, [ErrorCode.CONFLICT]: 409 };

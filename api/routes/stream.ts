@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isOperatorsOnly } from '../../contract/topics.ts';
 import type { FeedItem } from '../alert-feed.ts';
-import { seesOperatorAlerts } from '../auth.ts';
+import { ROLES, seesOperatorAlerts } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { zodRoutes } from '../openapi.ts';
+import { consoleFilterOf } from './session.ts';
 
 /** Bounds (each chosen so one slow or greedy client cannot hurt the others). */
 export const STREAM_LIMITS = {
@@ -25,18 +26,19 @@ export const STREAM_LIMITS = {
 const streamQuery = z.object({
   lastEventId: z.string().optional().describe('as the Last-Event-ID header, for clients that cannot send it'),
   access_token: z.string().optional().describe('a bearer token, for a browser EventSource that cannot send a header (RFC 6750 §2.3)'),
+  for: z.literal('me').optional().describe('only the alerts the signed-in person wants on the console (GET /api/v1/me/preferences)'),
 });
 
 export async function streamRoutes(app: FastifyInstance, deps: ApiDeps) {
   zodRoutes(app); // the routes below validate and document with their zod schemas (api/openapi.ts)
   let clients = 0;
-  app.get<{ Querystring: { lastEventId?: string; access_token?: string } }>('/api/v1/stream', {
+  app.get<{ Querystring: { lastEventId?: string; access_token?: string; for?: 'me' } }>('/api/v1/stream', {
     preHandler: deps.requireRole('anyone', { queryToken: true }),
-    schema: { summary: 'Live alerts as Server-Sent Events (event: alert); resume with Last-Event-ID', tags: ['alerts'], querystring: streamQuery },
-  }, (req, reply) => {
+    schema: { summary: 'Live alerts as Server-Sent Events (event: alert; event: sos for operators); resume with Last-Event-ID', tags: ['alerts'], querystring: streamQuery },
+  }, async (req, reply) => {
+    const mine = await consoleFilterOf(req, deps.accounts, req.query.for === 'me');
     if (clients >= STREAM_LIMITS.maxClients) {
-      void reply.code(503).header('retry-after', '5').send({ code: 'HW_ERR_BUSY', message: 'too many stream clients' });
-      return;
+      return reply.code(503).header('retry-after', '5').send({ code: 'HW_ERR_BUSY', message: 'too many stream clients' });
     }
     clients++;
     reply.hijack();
@@ -50,7 +52,7 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps) {
     res.socket?.setNoDelay(true);
     const operatorAlerts = seesOperatorAlerts(req);
     const send = (item: FeedItem) => {
-      if (!operatorAlerts && isOperatorsOnly(item.event)) return;
+      if ((!operatorAlerts && isOperatorsOnly(item.event)) || !mine(item.event)) return;
       res.write(`id: ${item.streamId}\nevent: alert\ndata: ${JSON.stringify(item.event)}\n\n`);
       deps.deliveryMetrics?.delivered('sse', item.event);
       if (res.writableLength > STREAM_LIMITS.maxBufferedBytes) res.destroy();
@@ -63,11 +65,20 @@ export async function streamRoutes(app: FastifyInstance, deps: ApiDeps) {
       else res.write(`event: reset\ndata: {}\n\n`);
     }
     const unsubscribe = deps.feed.subscribe(send);
+    // residents' SOS calls carry personal data: operators only (`event: sos`, no id: reload the list on reconnect)
+    const seesSos = deps.sos && req.principal && ROLES.indexOf(req.principal.role) >= ROLES.indexOf('operator');
+    const unsubscribeSos = seesSos
+      ? deps.sos!.subscribe((rec) => {
+          res.write(`event: sos\ndata: ${JSON.stringify({ ...rec, trackSha256: undefined, units: deps.sos!.units(rec.district) })}\n\n`);
+          if (res.writableLength > STREAM_LIMITS.maxBufferedBytes) res.destroy();
+        })
+      : undefined;
     const heartbeat = setInterval(() => res.write(`: ping\n\n`), STREAM_LIMITS.heartbeatMs);
     res.on('close', () => {
       clients--;
       clearInterval(heartbeat);
       unsubscribe();
+      unsubscribeSos?.();
     });
   });
 }
