@@ -76,7 +76,9 @@ describe('the Node-RED alert fan-out flows', () => {
     expect(flows).toBe(JSON.stringify(JSON.parse(flows), null, 4) + '\n'); // pretty-printed for review
     const nodes = JSON.parse(flows) as Array<Record<string, unknown>>;
     expect(nodes.find((n) => n.type === 'mqtt-broker')).toMatchObject({ broker: '${MQTT_URL}', clientid: 'svc-nodered', protocolVersion: '4' });
-    expect(nodes.filter((n) => n.type === 'http request').map((n) => n.url)).toEqual(['${SMS_GATEWAY_URL}', '${EMAIL_API_URL}']);
+    // the recipients request's URL is built from ${HUEWATCH_API_URL} in the node before it (msg.url)
+    expect(nodes.filter((n) => n.type === 'http request').map((n) => n.url)).toEqual(['${SMS_GATEWAY_URL}', '${EMAIL_API_URL}', '']);
+    expect(nodes.find((n) => n.name === 'ask who wants it by e-mail, by SMS')?.func).toContain("env.get('HUEWATCH_API_URL')");
     const creds = JSON.parse(readFileSync(join(FLOWS_DIR, 'flows_cred.json'), 'utf8')) as Record<string, Record<string, string>>;
     for (const c of Object.values(creds)) for (const v of Object.values(c)) expect(v === '' || /^\$\{[A-Z_]+\}$/.test(v)).toBe(true);
   });

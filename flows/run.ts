@@ -31,6 +31,9 @@ export const flowSettings = z.object({
   SMS_GATEWAY_TOKEN: z.string().default(''),
   EMAIL_API_TOKEN: z.string().default(''),
   EMAIL_TO: z.string().default(''),
+  // the API the flows ask for an alert's e-mail/SMS recipients, and their token for it; empty: operators get none
+  HUEWATCH_API_URL: z.union([z.url(), z.literal('')]).default(''),
+  HUEWATCH_API_TOKEN: z.string().default(''),
 });
 export type FlowSettings = z.infer<typeof flowSettings>;
 export const REQUIRED_ENV = ['MQTT_URL', 'MQTT_USER', 'MQTT_PASSWORD', 'SMS_GATEWAY_URL', 'EMAIL_API_URL'] as const;

@@ -7,7 +7,7 @@ import { loadConfig } from './config.ts';
 import { loadOrCreateSecrets, saveSecrets } from './secrets.ts';
 
 const strong = () => randomBytes(32).toString('base64url');
-const KEYS = ['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN', 'SVC_TOKEN', 'OPERATOR_TOKEN', 'VIEWER_TOKEN'] as const;
+const KEYS = ['SVC_INGEST_SECRET', 'SVC_RULES_SECRET', 'SVC_API_SECRET', 'SVC_NODERED_SECRET', 'ADMIN_TOKEN', 'SVC_TOKEN', 'OPERATOR_TOKEN', 'VIEWER_TOKEN', 'NODERED_API_TOKEN'] as const;
 const sha = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 
 describe('secrets.json', () => {
@@ -26,7 +26,7 @@ describe('secrets.json', () => {
     const text = await readFile(join(dir.dir, 'secrets.json'), 'utf8');
     for (const k of KEYS) expect(text, k).not.toContain(env[k]);
     const file = JSON.parse(text);
-    expect(file).toMatchObject({ adminToken: sha(env.ADMIN_TOKEN!), serviceToken: sha(env.SVC_TOKEN!), operatorToken: sha(env.OPERATOR_TOKEN!), services: { ingest: sha(env.SVC_INGEST_SECRET!) }, simDevices: { 'sim-x': 'kept' } });
+    expect(file).toMatchObject({ adminToken: sha(env.ADMIN_TOKEN!), serviceToken: sha(env.SVC_TOKEN!), operatorToken: sha(env.OPERATOR_TOKEN!), noderedToken: sha(env.NODERED_API_TOKEN!), services: { ingest: sha(env.SVC_INGEST_SECRET!) }, simDevices: { 'sim-x': 'kept' } });
     // a fingerprint is never taken for a secret: development on the same folder generates its own
     const dev = await loadOrCreateSecrets(dir.dir, loadConfig({}));
     expect(dev.adminToken).not.toMatch(/^sha256:/);
