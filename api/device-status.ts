@@ -44,7 +44,7 @@ export function createDeviceStatus(deps: {
     return writing;
   }
 
-  function onMessage(topic: string, payload: Buffer) {
+  function onMessage(topic: string, payload: Buffer, packet?: { retain?: boolean }) {
     const parsed = parseTopic(topic);
     if (parsed?.kind !== 'status' || payload.length === 0) return; // empty = retained status cleared
     let status;
@@ -55,6 +55,9 @@ export function createDeviceStatus(deps: {
       return;
     }
     const held = byDevice.get(parsed.id);
+    // the broker's retained copy, handed over again on (re)subscribing (it survives a broker
+    // restart now): the same status as held is nothing new from the device
+    if (packet?.retain && held && held.online === status.online && (status.fw === undefined || status.fw === held.fw) && (status.battery_v === undefined || status.battery_v === held.battery_v)) return;
     const now = new Date(clock.now()).toISOString();
     const record: DeviceStatus = {
       deviceId: parsed.id,

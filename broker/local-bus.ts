@@ -14,16 +14,16 @@ type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
  * messages that match, as MQTT does on SUBSCRIBE [MQTT-3.3.1-6].
  */
 export function createLocalBus(aedes: Aedes): Bus & { close(): Promise<void> } {
-  const events = new EventEmitter<{ message: [string, Buffer]; connect: [] }>();
+  const events = new EventEmitter<{ message: [string, Buffer, { retain: boolean }]; connect: [] }>();
   events.setMaxListeners(0);
   const delivers = new Map<string, Deliver>();
   let closed = false;
 
-  const emit = (topic: string, payload: Buffer | string) => {
+  const emit = (topic: string, payload: Buffer | string, retain = false) => {
     const buf = typeof payload === 'string' ? Buffer.from(payload) : payload;
     // one listener's throw must not stop the broker's routing of this message to others
     try {
-      events.emit('message', topic, buf);
+      events.emit('message', topic, buf, { retain });
     } catch (err) {
       queueMicrotask(() => { throw err; });
     }
@@ -50,7 +50,7 @@ export function createLocalBus(aedes: Aedes): Bus & { close(): Promise<void> } {
         delivers.set(filter, deliver);
         await new Promise<void>((resolve) => aedes.subscribe(filter, deliver, resolve));
         for await (const retained of retainedMatching(aedes, filter)) {
-          if (!closed) emit(retained.topic, retained.payload as Buffer);
+          if (!closed) emit(retained.topic, retained.payload as Buffer, true);
         }
       }
       return [{ topic: filter, qos: opts.qos }];

@@ -9,7 +9,8 @@ export interface BusPublishOptions {
   retain?: boolean;
 }
 
-export type BusMessageListener = (topic: string, payload: Buffer) => void;
+/** `packet.retain`: a retained message handed over on subscribing (MQTT.js passes its packet; so does the local bus) */
+export type BusMessageListener = (topic: string, payload: Buffer, packet?: { retain?: boolean }) => void;
 
 export interface Bus {
   /** false while an MQTT connection is down; a local bus is always connected */

@@ -255,8 +255,10 @@ describe('the console map in Chromium, against huewatch start with the simulated
       }
       const vessel = page.locator('.leaflet-marker-icon[data-vessel]').first();
       const id = (await vessel.getAttribute('data-vessel'))!;
-      await vessel.click();
-      await page.waitForSelector(`path.track[data-vessel="${id}"]`);
+      // the simulated fleet moves while Playwright waits for a still target: click where it is now
+      await vessel.dispatchEvent('click');
+      // a vessel that has not moved yet has a track of one point: drawn, of zero length
+      await page.waitForSelector(`path.track[data-vessel="${id}"]`, { state: 'attached' });
       const { body: track } = await api(`/api/v1/vessels/${id}/track`, tokens.viewer);
       expect(track.geometry.type).toBe('LineString');
       await shoot(page, 'desk-track');
