@@ -59,6 +59,8 @@ describe('fair under floods: 50 registered devices flooding, 5 behaving (#16.4)'
     // at most one error message a second per device, however hard it floods
     for (const f of r.flood) expect(f.errors.length, f.deviceId).toBeLessThanOrEqual(60);
 
-    expect(await platform.stop('SIGTERM', 60_000)).toBe(0);
-  }, 300_000);
+    // a graceful stop stores every acknowledged reading of the flood first (#11.3): under the full
+    // suite's load, with the store slow enough to spool, that drain has taken over a minute
+    expect(await platform.stop('SIGTERM', 150_000)).toBe(0);
+  }, 400_000);
 });
