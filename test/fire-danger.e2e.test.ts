@@ -79,8 +79,12 @@ describe('forest-fire danger on the running platform', () => {
   }, 90_000);
 
   it('reads the same index after a restart on the same data, and does not raise the alert again', async () => {
-    type Index = { districts: Array<{ station: string; days: Array<{ date: string; p: number }> }> };
-    const before = (await (await fetch(`${h.httpUrl}/api/v1/fire-danger`)).json()) as Index;
+    type Index = { districts: Array<{ station: string; days: Array<{ date: string; p: number; t13?: number }> }> };
+    // every station's logger has uploaded its whole memory: yesterday's 13:00 is in for each
+    const before = await waitFor(async () => {
+      const r = (await (await fetch(`${h.httpUrl}/api/v1/fire-danger`)).json()) as Index;
+      return r.districts.every((d) => d.days.at(-2)?.t13 !== undefined) && r;
+    }, 60_000, 'every logger uploaded to yesterday');
     expect(await h.stop('SIGTERM')).toBe(0);
     await resident.endAsync(true);
     h = await startHuewatch({ dataDir: join(data.dir, 'data'), env: { SIM: '0', RULES_FILE: rulesFile } });
