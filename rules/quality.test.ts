@@ -56,6 +56,16 @@ describe('alert quality', () => {
     expect(q.alerts[0]!.falseEvents).toBe(2);
   });
 
+  it('a step up on a reading the store has not written yet is pending, not false; once the reading is stored it is judged', () => {
+    const stored = series(0.5, 1.1, 1.6, 2.2);
+    const events = [ev('a', 1, 'Alert', 1, 1), ev('a', 2, 'Update', 2, 3), ev('a', 3, 'Update', 3, 4)];
+    expect(ruleQuality(kimLong, readingsOf(stored), events)).toMatchObject({ falseAlerts: 0, pending: 1 });
+    // the reading arrives: 3.6 m is a crossing of level 3, so the step was true
+    expect(ruleQuality(kimLong, readingsOf(series(0.5, 1.1, 1.6, 2.2, 3.6)), events)).toMatchObject({ falseAlerts: 0, pending: 0, alerted: 3 });
+    // ... and a stored 2.4 m makes it false
+    expect(ruleQuality(kimLong, readingsOf(series(0.5, 1.1, 1.6, 2.2, 2.4)), events)).toMatchObject({ falseAlerts: 1, pending: 0 });
+  });
+
   it('a reading hovering at a level within the hysteresis is one crossing; a raise within the flap window after a resolve is a flap, hours later it is not', () => {
     // 1.0 ↔ 0.96 stays above 1.0 − 0.05: one crossing of level 1
     const hover = series(0.5, 1.0, 0.96, 1.02, 0.97, 1.01, 0.5);

@@ -16,6 +16,9 @@ import { rise, sumWithin, type Sample } from './window.ts';
  *   when it reaches L later within the crossing, **missed** when it never does.
  * - A **false alert** is an event that raises an alert or its level (Alert, or an Update up) while
  *   no crossing of that level is under way in the readings.
+ * - An event on a reading newer than the last stored one is **pending**, neither false nor true:
+ *   the engine sees a reading before the store's write batch lands, so a report read while a
+ *   flood is coming in would otherwise call the newest raise false.
  * - A **flap** is a raise less than `flapWindowMs` after the same alert key resolved.
  * - **Lead time** is how long before the peak of the rule's value the first alert was raised
  *   (per rule), or how long before the highest value while it stood (per alert).
@@ -76,6 +79,8 @@ export interface RuleQuality {
   late: number;
   missed: number;
   falseAlerts: number;
+  /** events on readings not yet in the store (judged on the next report) */
+  pending: number;
   flaps: number;
   /** the first alert before the peak of the rule's value; null without both */
   leadTimeMs: number | null;
@@ -211,10 +216,12 @@ export function ruleQuality(rule: Rule, readingsOf: ReadingsOf, events: readonly
   // false alerts: a raise or a step up with no crossing of that level under way
   const covered = (level: number, ts: number) => episodes.some((ep) => ep.level === level && ep.from <= ts && ts < ep.to);
   const isFalse = new Set<AlertEvent>();
-  let prev = 0;
+  const lastStored = points.length > 0 ? points[points.length - 1]!.ts : -Infinity;
+  let prev = 0, pending = 0;
   for (const s of steps) {
     const up = !ended(s.e) && (s.e.msgType === 'Alert' || s.level > prev);
-    if (measured && up && s.ts >= from && !covered(s.level, s.ts)) isFalse.add(s.e);
+    if (measured && up && s.ts >= from && s.ts > lastStored) pending++;
+    else if (measured && up && s.ts >= from && !covered(s.level, s.ts)) isFalse.add(s.e);
     prev = s.level;
   }
 
@@ -256,7 +263,7 @@ export function ruleQuality(rule: Rule, readingsOf: ReadingsOf, events: readonly
   return {
     rule: rule.id, kind: rule.kind, key, station: rule.station, measured,
     crossings: detail.length, alerted: count('alerted'), late: count('late'), missed: count('missed'),
-    falseAlerts: isFalse.size, flaps,
+    falseAlerts: isFalse.size, pending, flaps,
     leadTimeMs: peak && firstRaise ? peak.ts - firstRaise.ts : null,
     peak: shown(peak), alerts, detail,
     falseEvents: steps.filter((st) => isFalse.has(st.e)).map((st) => ({ id: st.e.id, eventSeq: st.e.eventSeq, ts: st.ts, level: st.level })),
