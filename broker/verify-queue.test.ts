@@ -9,7 +9,7 @@ function gate(started: string[], name: string) {
 }
 
 describe('verify queue', () => {
-  it('runs `concurrency` at once, taking addresses in turn', async () => {
+  it('runs `concurrency` at once, taking addresses in turn, an idle address\'s first check ahead of the line', async () => {
     const q = createVerifyQueue({ concurrency: 1, perAddress: 10, maxPending: 10 });
     const started: string[] = [];
     const gates = ['a1', 'a2', 'a3', 'b1'].map((n) => gate(started, n));
@@ -20,7 +20,7 @@ describe('verify queue', () => {
       gates.find((_, j) => ['a1', 'a2', 'a3', 'b1'][j] === running)!.open();
       await new Promise((r) => setTimeout(r, 0));
     }
-    expect(started).toEqual(['a1', 'a2', 'b1', 'a3']); // B's one check went before A's third
+    expect(started).toEqual(['a1', 'b1', 'a2', 'a3']); // B's one check went before A's second
     expect(await Promise.all(results)).toEqual([true, true, true, true]);
     expect(q.pending).toBe(0);
   });
@@ -43,7 +43,7 @@ describe('verify queue', () => {
       await new Promise((r) => setTimeout(r, 0));
     }
     expect(await Promise.all([ra[0], ra[1], rb, rc])).toEqual([true, true, true, true]);
-    expect(started).toEqual(['a1', 'a2', 'b1', 'c1']); // a2 was in line before B and C came
+    expect(started).toEqual(['a1', 'b1', 'c1', 'a2']); // B and C came idle: their first checks go first
     expect(q.pending).toBe(0);
   });
 });
