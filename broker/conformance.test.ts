@@ -268,6 +268,45 @@ describe('QoS 1 and 2 flows', () => {
     expect(sub.packets.filter((p) => p.cmd === 'publish')).toHaveLength(1);
   });
 
+  it('[MQTT-4.3.3-2] closes the connection on a third copy of a QoS 2 PUBLISH before its PUBREL, and takes it again after a reconnect [MQTT-4.4.0-1] (mosquitto’s 03-publish-qos2-dup)', async () => {
+    const msg = { cmd: 'publish', topic: 'conf/q2dup', payload: Buffer.from('looping'), qos: 2, messageId: 7, retain: false, dup: true } as const;
+    const { c } = await raw('conf-q2dup', { clean: false });
+    c.send(msg);
+    expect((await c.next('pubrec')).messageId).toBe(7);
+    c.send(msg);
+    expect((await c.next('pubrec')).messageId).toBe(7);
+    c.send(msg);
+    expect(await c.closed(5_000)).toBe(true);
+    expect(c.packets.filter((p) => p.cmd === 'pubrec')).toHaveLength(2);
+    // a device resending after it reconnects is not in a loop: the message is still held for its PUBREL
+    const again = await raw('conf-q2dup', { clean: false });
+    again.c.send(msg);
+    expect((await again.c.next('pubrec')).messageId).toBe(7);
+    again.c.send({ cmd: 'pubrel', messageId: 7 });
+    expect((await again.c.next('pubcomp')).messageId).toBe(7);
+  });
+
+  it('[MQTT-2.3.1-2] numbers a resumed session on from the identifiers it holds: 1 for a message queued while away with none in flight, the next one after an unacknowledged message', async () => {
+    const first = await raw('conf-mid', { clean: false });
+    await subscribe(first.c, 'conf/mid', 1);
+    first.c.send({ cmd: 'disconnect' });
+    expect(await first.c.closed()).toBe(true);
+    const pub = await h.connect({ clientId: 'conf-mid-pub' });
+    await pub.publishAsync('conf/mid', 'while away', { qos: 1 });
+    const second = await raw('conf-mid', { clean: false });
+    const queued = asPublish(await second.c.next('publish'));
+    expect([queued.payload.toString(), queued.messageId, queued.dup]).toEqual(['while away', 1, false]);
+    second.c.drop(); // unacknowledged: message 1 stays in flight in the session
+    await waitFor(() => second.c.socket.destroyed, 2_000);
+    await new Promise((r) => setTimeout(r, 200));
+    await pub.publishAsync('conf/mid', 'after', { qos: 1 });
+    const third = await raw('conf-mid', { clean: false });
+    const resent = asPublish(await third.c.next('publish'));
+    const next = asPublish(await third.c.next('publish'));
+    expect([resent.payload.toString(), resent.messageId, resent.dup]).toEqual(['while away', 1, true]);
+    expect([next.payload.toString(), next.messageId]).toEqual(['after', 2]);
+  });
+
   it('[MQTT-4.6.0-6] keeps the order of one publisher’s QoS 1 messages on a topic, and [MQTT-4.6.0-2] answers PUBACKs in order', async () => {
     const { c: sub } = await raw('conf-order-sub');
     await subscribe(sub, 'conf/order', 1);
@@ -301,6 +340,27 @@ describe('wills', () => {
     late.on('message', (_t, p, pk) => { if (pk.retain) retained.push(p.toString()); });
     await late.subscribeAsync('will/conf/a');
     expect(await waitFor(() => retained.length > 0, 5_000)).toBe(true);
+  });
+
+  it('[MQTT-3.1.4-2] on a takeover, publishes the will of a clean session, but not of a persistent session taken over by a persistent one (it goes on; mosquitto’s 07-will-takeover)', async () => {
+    const w = await h.connect({ clientId: 'conf-takeover-watch' });
+    const seen: string[] = [];
+    w.on('message', (_t, p) => seen.push(p.toString()));
+    await w.subscribeAsync('will/takeover/#', { qos: 1 });
+    const cases: Array<[boolean, boolean, boolean]> = [[true, true, true], [false, true, true], [true, false, true], [false, false, false]];
+    for (const [i, [clean1, clean2, willSent]] of cases.entries()) {
+      const id = `conf-takeover-${i}`;
+      const old = await raw(id, { clean: clean1, will: { topic: `will/takeover/${i}`, payload: `gone ${i}` } });
+      old.c.send({ cmd: 'publish', topic: `will/takeover/${i}`, payload: Buffer.from(`ready ${i}`), qos: 0, retain: false, dup: false } as Packet);
+      expect(await waitFor(() => seen.includes(`ready ${i}`), 5_000)).toBe(true);
+      const taker = await raw(id, { clean: clean2 });
+      expect((taker.connack as { sessionPresent: boolean }).sessionPresent).toBe(!clean1 && !clean2);
+      expect(await old.c.closed()).toBe(true);
+      taker.c.send({ cmd: 'publish', topic: `will/takeover/${i}`, payload: Buffer.from(`back ${i}`), qos: 0, retain: false, dup: false } as Packet);
+      expect(await waitFor(() => seen.includes(`back ${i}`), 5_000)).toBe(true);
+      expect(seen.includes(`gone ${i}`), `clean ${clean1} taken over by clean ${clean2}: will sent`).toBe(willSent);
+      taker.c.send({ cmd: 'disconnect' });
+    }
   });
 
   it('[MQTT-3.1.2-10] drops the will on DISCONNECT', async () => {
