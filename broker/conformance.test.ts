@@ -307,6 +307,32 @@ describe('QoS 1 and 2 flows', () => {
     expect([next.payload.toString(), next.messageId]).toEqual(['after', 2]);
   });
 
+  it('(MQTT 3.1, protocol level 3) answers a PUBREL sent again with DUP after a reconnect with PUBCOMP; in 3.1.1 that bit is reserved and closes the connection [MQTT-2.2.2-2] (mosquitto’s 03-publish-c2b-disconnect-qos2)', async () => {
+    const pubrelDup = Buffer.from([0x6a, 0x02, 0x00, 0x05]); // PUBREL, DUP 1, packet id 5
+    const connect31 = (id: string) => ({ ...connectPacket(id, { clean: false }), protocolId: 'MQIsdp', protocolVersion: 3 }) as Packet;
+    const v31 = async () => {
+      const c = await rawConnect(h.mqttUrl);
+      raws.push(c);
+      c.send(connect31('conf-v31-pubrel'));
+      expect((await c.next('connack') as { returnCode: number }).returnCode).toBe(0);
+      return c;
+    };
+    const first = await v31();
+    first.send({ cmd: 'publish', topic: 'conf/v31', payload: Buffer.from('m'), qos: 2, messageId: 5, retain: false, dup: false });
+    expect((await first.next('pubrec')).messageId).toBe(5);
+    first.send({ cmd: 'pubrel', messageId: 5 });
+    expect((await first.next('pubcomp')).messageId).toBe(5);
+    first.drop(); // as if the PUBCOMP was lost
+    await waitFor(() => first.socket.destroyed, 2_000);
+    const second = await v31();
+    second.send(pubrelDup);
+    expect((await second.next('pubcomp')).messageId).toBe(5);
+
+    const { c: v311 } = await raw('conf-v311-pubrel');
+    v311.send(pubrelDup);
+    expect(await v311.closed(5_000)).toBe(true);
+  });
+
   it('[MQTT-4.6.0-6] keeps the order of one publisher’s QoS 1 messages on a topic, and [MQTT-4.6.0-2] answers PUBACKs in order', async () => {
     const { c: sub } = await raw('conf-order-sub');
     await subscribe(sub, 'conf/order', 1);
