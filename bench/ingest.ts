@@ -121,6 +121,12 @@ interface PlatformChild {
   metric(prefix: string): Promise<number>;
   /** VmHWM of the child, bytes */
   peakRss(): number;
+  /**
+   * What stalled the platform's event loop, from its own /metrics (prom-client's default
+   * metrics), as seen by every scrape so far: the longest delay (each scrape resets it, so the
+   * maximum over the scrapes) and the time in garbage collection by kind, in ms
+   */
+  stalls(): { loopMaxMs: number; gcMs: Record<string, number> };
   stop(): Promise<void>;
 }
 
@@ -190,6 +196,8 @@ async function startPlatform(storeEnv: Record<string, string>): Promise<Platform
     await rm(dataDir, { recursive: true, force: true });
   };
   const httpUrl = `http://127.0.0.1:${httpPort}`;
+  let loopMaxMs = 0;
+  const gcMs: Record<string, number> = {};
   try {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
@@ -207,9 +215,15 @@ async function startPlatform(storeEnv: Record<string, string>): Promise<Platform
       adminToken: secrets.adminToken,
       async metric(prefix) {
         const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+        for (const l of text.split('\n')) {
+          if (l.startsWith('nodejs_eventloop_lag_max_seconds ')) loopMaxMs = Math.max(loopMaxMs, 1000 * Number(l.split(' ').at(-1)));
+          const gc = /^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)/.exec(l);
+          if (gc) gcMs[gc[1]!] = 1000 * Number(gc[2]);
+        }
         return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
       },
       peakRss: () => procStatus(child.pid!, 'VmHWM'),
+      stalls: () => ({ loopMaxMs, gcMs: { ...gcMs } }),
       stop,
     };
   } catch (err) {
@@ -274,6 +288,8 @@ interface RunResult {
   inStore?: number;
   /** the stored count was still growing at the cut-off: the difference is a backlog, not (yet) a loss */
   draining: boolean;
+  /** the platform's event-loop stalls over the run (PlatformChild.stalls) */
+  stalls?: ReturnType<PlatformChild['stalls']>;
 }
 
 /**
@@ -386,7 +402,7 @@ async function platformRun(name: StoreName, s: Servers, tmp: string, shape: Load
     const spooled = await p.metric('huewatch_store_written_readings_total{path="spool"}').catch(() => 0);
     if (spooled > 0) note(`platform on ${name}: ${spooled} readings went to the on-disk spool (store slower than SPOOL_WRITE_TIMEOUT_MS or down)`);
     const inStore = store.count ? await store.count().then((n) => n - warm - (ex?.readings() ?? 0), () => undefined) : undefined;
-    return { load: t.load, stored: t.stored, rate: t.stored / t.seconds, lost: t.load.readingsAcked - t.stored, draining: t.draining, peakRss: p.peakRss(), ...(inStore === undefined ? {} : { inStore }) };
+    return { load: t.load, stored: t.stored, rate: t.stored / t.seconds, lost: t.load.readingsAcked - t.stored, draining: t.draining, peakRss: p.peakRss(), stalls: p.stalls(), ...(inStore === undefined ? {} : { inStore }) };
   } finally {
     await p.stop();
   }
@@ -567,6 +583,10 @@ async function alertRuns(s: Servers, tmp: string, label: string, shape: LoadShap
   pair(`${label}, device publish → resident alert p99`, pl?.latency.p99 ?? NaN, rf?.latency.p99 ?? NaN, 'ms');
   pair(`${label}, device publish → resident observation p50`, pl?.obsLatency.p50 ?? NaN, rf?.obsLatency.p50 ?? NaN, 'ms');
   pair(`${label}, device publish → resident observation p99`, pl?.obsLatency.p99 ?? NaN, rf?.obsLatency.p99 ?? NaN, 'ms');
+  if (plRun.stalls) {
+    print(`${label}, platform event loop: longest delay seen`, plRun.stalls.loopMaxMs, 'ms');
+    for (const [kind, ms] of Object.entries(plRun.stalls.gcMs)) print(`${label}, platform garbage collection, ${kind} (whole life of the process)`, ms, 'ms');
+  }
   print(`${label}, alerts received: platform`, pl?.latency.count ?? 0, 'alerts');
   print(`${label}, alerts received: reference`, rf?.latency.count ?? 0, 'alerts');
 }

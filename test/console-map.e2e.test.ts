@@ -85,6 +85,24 @@ const FEATURES = `(() => {
   return out;
 })()`;
 
+/** In the page: points (map-relative) along each commune's line, inside the map and under no control, marker or label. */
+const COMMUNE_POINTS = `(() => {
+  const map = document.getElementById('map').getBoundingClientRect();
+  const out = [];
+  for (const el of document.querySelectorAll('path.commune')) {
+    const m = el.getScreenCTM();
+    const len = el.getTotalLength();
+    for (let i = 0; i < 20; i++) {
+      const p = el.getPointAtLength((len * i) / 20);
+      const { x, y } = new DOMPoint(p.x, p.y).matrixTransform(m);
+      if (x < map.left + 2 || x > map.right - 2 || y < map.top + 2 || y > map.bottom - 2) continue;
+      if (document.elementFromPoint(x, y)?.closest('.leaflet-control, .leaflet-marker-icon, .leaflet-tooltip')) continue;
+      out.push([x - map.left, y - map.top]);
+    }
+  }
+  return out;
+})()`;
+
 interface Features {
   stations: Array<{ id: string; state: string; at: [number, number] }>;
   vessels: Array<{ id: string; at: [number, number] }>;
@@ -236,6 +254,31 @@ describe('the console map in Chromium, against huewatch start with the simulated
       // the sea zones and the fishing boundary
       t = await toggle(page, 'zones', [], tag);
       expect(t.diff).toBeGreaterThan(2000);
+
+      // the districts (before 2025) and, under them in thin lines, the 40 communes and wards of 2025
+      // (config/geo/): every feature drawn and named, both layers over the same ground
+      const { body: districts } = await api('/console-data/districts.geojson');
+      const { body: communes } = await api('/console-data/communes.geojson');
+      expect(communes.features.length).toBe(40);
+      expect(await page.locator('path.district').count()).toBe(districts.features.length);
+      const communeNames = await page.$$eval('path.commune', (els) => els.map((e) => e.getAttribute('data-commune')));
+      expect(communeNames.sort()).toEqual(communes.features.map((c: { properties: { name: string } }) => c.properties.name).sort());
+      expect(communeNames).toContain('Phường Phú Xuân');
+      const extent = (sel: string) => page.$$eval(sel, (els) => {
+        const r = els.map((e) => e.getBoundingClientRect());
+        return [Math.min(...r.map((x) => x.left)), Math.min(...r.map((x) => x.top)), Math.max(...r.map((x) => x.right)), Math.max(...r.map((x) => x.bottom))];
+      });
+      const [d, c] = [await extent('path.district'), await extent('path.commune')];
+      const span = Math.max(d[2]! - d[0]!, d[3]! - d[1]!);
+      c.forEach((v, i) => expect(Math.abs(v - d[i]!), `communes ${c} over districts ${d}`).toBeLessThan(span * 0.05));
+      // points along the communes' lines where no control or marker covers them: most change with the
+      // layer (the rest lie under a district's line, a label or a zone's edge)
+      const onLines = (await page.evaluate(COMMUNE_POINTS)) as Array<[number, number]>;
+      expect(onLines.length).toBeGreaterThan(100);
+      t = await toggle(page, 'communes', onLines, tag);
+      const changed = t.samples.filter((s) => !near(s.on, s.off, 20)).length;
+      console.log('COMMUNES', tag, changed, onLines.length); // TEMP
+      expect(changed, `${changed} of ${onLines.length} points on the communes' lines change`).toBeGreaterThan(onLines.length * 0.3);
       await shoot(page, `${tag}-map`);
       return { ctx, page, placed: placed.length };
     } catch (err) {

@@ -34,9 +34,9 @@ let prefsPanel;
 let session = null;
 
 async function main() {
-  const [st, geo, land, cfg, districts] = await Promise.all([getJson('/api/v1/stations'), getJson('/console-data/sea-zones.geojson'), getJson('/console-data/land.geojson'), getJson('/console-data/config.json'), getJson('/console-data/districts.geojson'), loadMetricLabels()]);
+  const [st, geo, land, cfg, districts, communes] = await Promise.all([getJson('/api/v1/stations'), getJson('/console-data/sea-zones.geojson'), getJson('/console-data/land.geojson'), getJson('/console-data/config.json'), getJson('/console-data/districts.geojson'), getJson('/console-data/communes.geojson'), loadMetricLabels()]);
   stations = st.body.stations;
-  map = await createMap($('map'), { geo: geo.body, land: land.body, districts: districts.body, stations, tileUrl: cfg.body.tileUrl, onSelect: select, onVesselSelect: showTrack });
+  map = await createMap($('map'), { geo: geo.body, land: land.body, districts: districts.body, communes: communes.body, stations, tileUrl: cfg.body.tileUrl, onSelect: select, onVesselSelect: showTrack });
   devicePanel = startDevicePanel($('devices'), $('devices-note'), () => token);
   qualityPanel = startQualityPanel($('quality'), $('quality-note'), () => token);
   startFirePanel($('fire'), $('fire-note'), (colours) => map.setDistrictFill(colours));

@@ -1,8 +1,9 @@
 // The province map on Leaflet (served by the platform from node_modules under /console/lib/, so it
-// works with no internet): land and coast from OpenStreetMap (config/geo/), the sea zones and the
-// fishing boundary (config/hue-sea-zones.geojson), stations coloured by state, vessels with their
-// heading (clustered) and the selected vessel's track, storm areas, and open alerts. An XYZ tile
-// layer goes underneath when the deployment set CONSOLE_TILE_URL.
+// works with no internet): land and coast from OpenStreetMap (config/geo/), the districts and the
+// communes (config/geo/), the sea zones and the fishing boundary (config/hue-sea-zones.geojson),
+// stations coloured by state, vessels with their heading (clustered) and the selected vessel's
+// track, storm areas, and open alerts. An XYZ tile layer goes underneath when the deployment set
+// CONSOLE_TILE_URL.
 import { STATE_COLOURS } from './api.js';
 import { T } from './words.js';
 
@@ -23,6 +24,7 @@ export const LAYERS = [
   ['zones', T.layers.zones],
   ['alerts', T.layers.alerts],
   ['districts', T.layers.districts],
+  ['communes', T.layers.communes],
 ];
 
 let loading;
@@ -50,7 +52,7 @@ const stationSvg = (kind) => kind === 'river'
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
-export async function createMap(host, { land, geo, districts, stations, tileUrl, onSelect, onVesselSelect = () => {} }) {
+export async function createMap(host, { land, geo, districts, communes, stations, tileUrl, onSelect, onVesselSelect = () => {} }) {
   const L = await loadMapLibrary();
   host.classList.add('map');
   // markercluster needs a maxZoom even with no tile layer
@@ -58,6 +60,9 @@ export async function createMap(host, { land, geo, districts, stations, tileUrl,
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
   map.createPane('zones').style.zIndex = 240;
   map.createPane('land').style.zIndex = 250;
+  // over the land: the communes' thin lines, then the districts' (their fill takes the pointer)
+  map.createPane('communes').style.zIndex = 251;
+  map.createPane('districts').style.zIndex = 252;
   map.createPane('areas').style.zIndex = 410;
   if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 18, attribution: T.tiles }).addTo(map);
 
@@ -74,7 +79,7 @@ export async function createMap(host, { land, geo, districts, stations, tileUrl,
   // district boundaries (config/geo/hue-districts.geojson); filled by forest-fire level when known
   const districtShapes = new Map();
   layers.districts = L.geoJSON(districts ?? { type: 'FeatureCollection', features: [] }, {
-    pane: 'land',
+    pane: 'districts',
     attribution: 'Ranh giới huyện: dvhcvn / gis.chinhphu.vn (GPL-3.0)',
     style: () => ({ className: 'district', color: '#6d6a8a', weight: 1.2, dashArray: '4 3', fill: true, fillOpacity: 0 }),
     onEachFeature: (f, l) => {
@@ -82,6 +87,15 @@ export async function createMap(host, { land, geo, districts, stations, tileUrl,
       l.on('add', () => { const el = l.getElement(); if (el) el.dataset.district = f.properties.name; });
       l.bindTooltip(esc(f.properties.name), { sticky: true });
     },
+  });
+  // commune and ward boundaries (xã, phường of 2025: config/geo/hue-communes.geojson), thin, under
+  // the districts; named on the element, the district's tooltip stays the one that answers the pointer
+  layers.communes = L.geoJSON(communes ?? { type: 'FeatureCollection', features: [] }, {
+    pane: 'communes',
+    interactive: false,
+    attribution: 'Ranh giới xã, phường: vietnamese-provinces-database / sapnhap.bando.com.vn (MIT)',
+    style: () => ({ className: 'commune', color: '#8c89a6', weight: 0.7, fill: false }),
+    onEachFeature: (f, l) => l.on('add', () => { const el = l.getElement(); if (el) el.dataset.commune = f.properties.name; }),
   });
   layers.zones = L.geoJSON(geo, {
     pane: 'zones',

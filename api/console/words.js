@@ -13,6 +13,7 @@ export const T = {
     zones: 'Vùng biển (Sea zones)',
     alerts: 'Cảnh báo (Alerts)',
     districts: 'Ranh giới huyện (Districts)',
+    communes: 'Ranh giới xã, phường (Communes)',
   },
   kind: { river: 'trạm thủy văn (river gauge)', rain: 'trạm đo mưa (rain gauge)', air: 'trạm không khí (air quality)', reservoir: 'hồ chứa (reservoir)', weather: 'trạm khí tượng (weather station)' },
   port: 'Cảng cá (Fishing port)',

@@ -27,6 +27,7 @@ export const CONSOLE_ROOT = join(HERE, '..', 'console');
 const SEA_ZONES = join(HERE, '..', '..', 'config', 'hue-sea-zones.geojson');
 const LAND = join(HERE, '..', '..', 'config', 'geo', 'hue-land.geojson');
 const DISTRICTS = join(HERE, '..', '..', 'config', 'geo', 'hue-districts.geojson');
+const COMMUNES = join(HERE, '..', '..', 'config', 'geo', 'hue-communes.geojson');
 
 /** The map library's files, by the name the console asks for (a fixed list: nothing else of node_modules is reachable). */
 function mapLibraryFiles(): Map<string, string> {
@@ -75,6 +76,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions =
   const geo = readFileSync(opts.seaZonesFile ?? SEA_ZONES);
   const land = readFileSync(opts.landFile ?? LAND);
   const districts = readFileSync(DISTRICTS);
+  const communes = readFileSync(COMMUNES);
   // the metric catalogue's words and units (contract/metrics.ts), one table for every label of the console
   const metrics = JSON.stringify(Object.fromEntries(Object.entries(METRICS).map(([id, m]) => [id, { vi: m.vi, en: m.en, unit: UNIT_LABELS[m.unit] ?? m.unit }])));
   const config = JSON.stringify({ tileUrl: opts.tileUrl ?? null });
@@ -108,6 +110,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleOptions =
   app.get('/console-data/sea-zones.geojson', hidden, async (_req, reply) => reply.headers(headers('application/geo+json')).send(geo));
   app.get('/console-data/land.geojson', hidden, async (_req, reply) => reply.headers(headers('application/geo+json')).send(land));
   app.get('/console-data/districts.geojson', hidden, async (_req, reply) => reply.headers(headers('application/geo+json')).send(districts));
+  app.get('/console-data/communes.geojson', hidden, async (_req, reply) => reply.headers(headers('application/geo+json')).send(communes));
   app.get('/console-data/metrics.json', hidden, async (_req, reply) => reply.headers(headers('application/json')).send(metrics));
   app.get('/console-data/config.json', hidden, async (_req, reply) => reply.headers(headers('application/json')).send(config));
 }
