@@ -160,7 +160,7 @@ async function startPlatform(storeEnv: Record<string, string>): Promise<Platform
   const dataDir = await mkdtemp(join(tmpdir(), 'huewatch-bench-ingest-'));
   const rulesFile = benchRulesFile(dataDir);
   const [mqttPort, httpPort, wsPort, opsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [join(ROOT, 'bin/huewatch.js'), 'start'], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`, '--cpu-prof-interval=500'] : []), join(ROOT, 'bin/huewatch.js'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -95,11 +95,12 @@ export function aedesHooks(d: HookDeps): Pick<AedesOptions, 'preConnect' | 'auth
       metrics.published(principal.role);
       const verdict = d.quota && principal.role === 'device' ? d.quota.check(client, principal.deviceId, packet.qos, payloadBytes(packet.payload), packet.topic) : undefined;
       if (verdict?.kind === 'drop') {
-        // QoS 0 over the device's quota: nobody acknowledges QoS 0, so it is simply routed to nobody
+        // QoS 0 over the device's quota: nobody acknowledges QoS 0, so it is simply routed to
+        // nobody, once the pause of the device's socket is over
         packet.topic = DROPPED_TOPIC;
         packet.payload = Buffer.alloc(0);
         packet.retain = false;
-        return d.acks.after(client, undefined, cb);
+        return d.acks.after(client, verdict.until, cb);
       }
       const ingest = () => d.ingress && principal.role === 'device' && principal.kind === 'station' && parseTopic(packet.topic)?.kind === 'telemetry'
         ? d.ingress(principal.deviceId, packet.payload as Buffer, packet.topic)

@@ -8,8 +8,11 @@ import { createDeviceQuota, type DeviceQuotaLimits, type QuotaReason } from './d
 export type QuotaVerdict =
   /** within quota: on at once */
   | { kind: 'pass' }
-  /** QoS 0 over quota: acknowledged by nobody, routed to nobody, counted */
-  | { kind: 'drop'; reason: QuotaReason }
+  /**
+   * QoS 0 over quota: acknowledged by nobody, routed to nobody, counted; handled only once
+   * `until` resolves, so aedes reads no more of the device's socket meanwhile (QOS0_PAUSE_MS)
+   */
+  | { kind: 'drop'; reason: QuotaReason; until: Promise<void> }
   /** QoS 1/2 over quota: held until `until` resolves; its PUBACK and its routing wait, and aedes reads no more of the socket meanwhile */
   | { kind: 'hold'; reason: QuotaReason; until: Promise<void> };
 
@@ -18,6 +21,14 @@ export interface PublishQuota {
   /** how many devices have a bucket in memory (for tests and the README's bound) */
   readonly tracked: number;
 }
+
+/**
+ * How long a device's socket goes unread after a QoS 0 message over its quota. Dropping alone
+ * still costs the broker the parsing of every packet a flooder sends (50 flooders kept the
+ * event loop busy enough to hold a good device's alert for 2.6 s); not reading its socket for a
+ * second lets TCP push back instead, and its next messages wait in its own buffers, not ours.
+ */
+export const QOS0_PAUSE_MS = 1000;
 
 /** aedes refreshes a client's keepalive timer only when it parses a packet (lib/handlers/index.js) */
 type WithKeepalive = Client & { _keepaliveTimer?: { refresh(): void } | null; closed?: boolean };
@@ -29,6 +40,8 @@ type WithKeepalive = Client & { _keepaliveTimer?: { refresh(): void } | null; cl
  *    as aedes reads a client's next socket chunk only once every packet of the last one is
  *    answered, holding it pauses that device's socket: TCP pushes back on the device, the
  *    broker buffers at most one read chunk of it (broker/README.md "Memory bound").
+ *    A dropped QoS 0 message also pauses the socket, for QOS0_PAUSE_MS (one pause per device
+ *    at a time, shared by every message of the read chunk).
  * Either way the device reads `HW_ERR_RATE_LIMITED` on its errors topic (at most once a second,
  * device-errors.ts), and `huewatch_broker_quota_total{reason,action}` counts each message.
  */
@@ -48,6 +61,21 @@ export function createPublishQuota(opts: { limits: DeviceQuotaLimits; metrics: R
     registers: [opts.metrics],
   });
   const limitOf = (reason: QuotaReason) => (reason === 'msgs' ? `${msgsPerS} messages/s` : `${bytesPerS} bytes/s`);
+  const paused = new WeakMap<Client, Promise<void>>();
+  /** the device's socket goes unread until it resolves (aedes reads on once its chunk is handled) */
+  const pause = (client: Client): Promise<void> => {
+    let p = paused.get(client);
+    if (!p) {
+      p = new Promise<void>((resolve) => setTimeout(() => {
+        paused.delete(client);
+        // our pause, not the device's silence: no keepalive timeout for it
+        (client as WithKeepalive)._keepaliveTimer?.refresh();
+        resolve();
+      }, QOS0_PAUSE_MS));
+      paused.set(client, p);
+    }
+    return p;
+  };
 
   return {
     check(client, deviceId, qos, bytes, topic) {
@@ -56,7 +84,7 @@ export function createPublishQuota(opts: { limits: DeviceQuotaLimits; metrics: R
         if (!reason) return { kind: 'pass' };
         counted.inc({ reason, action: 'dropped' });
         opts.tellDevice(client, ErrorCode.RATE_LIMITED, `over the publish quota of ${limitOf(reason)}: QoS 0 messages dropped`, topic);
-        return { kind: 'drop', reason };
+        return { kind: 'drop', reason, until: pause(client) };
       }
       const { waitMs, reason } = quota.reserve(deviceId, bytes, now());
       if (!reason) return { kind: 'pass' };
