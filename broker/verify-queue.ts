@@ -3,12 +3,12 @@
  * each client address: 1,000 guesses from one address wait behind each other, not in front of a
  * real device's login from another. As in fq_codel's new-flow list (RFC 8290 §4.1), an address
  * with no check waiting or running goes ahead of those already in line, for its first check: a
- * device logging in once waits for the checks running, not for a turn of every guesser. Past `perAddress` checks of one address, a check is refused
- * at once (the caller answers CONNACK 3) instead of queued; past `maxPending` in all, a newcomer
- * takes the place of the last waiting check of the address with the most waiting (that one is
- * refused), or is refused itself when every address has its fair share. So a flood of CONNECTs
- * costs the flooder, memory stays bounded, and a real device waits for at most about
- * `maxPending / concurrency` checks.
+ * device logging in once waits for the checks running, not for a turn of every guesser. Past
+ * `perAddress` checks of one address, a check is refused at once (the caller answers CONNACK 3)
+ * instead of queued; past `maxPending` in all, a newcomer takes the place of the last waiting
+ * check of the address with the most waiting (that one is refused), or is refused itself when
+ * every address has its fair share. So a flood of CONNECTs costs the flooder, memory stays
+ * bounded, and a real device waits for at most about `maxPending / concurrency` checks.
  */
 export interface VerifyQueueOptions {
   /** checks running at once; below the threadpool's 4 so DNS, file and other crypto work still get a thread */
