@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import mqttPacket from 'mqtt-packet';
 import { deviceErrorMessage, type DeviceErrorMessage } from '../contract/errors.ts';
 import { topics } from '../contract/topics.ts';
+import { drainOrClose } from './flood-load.ts';
 
 /**
  * Registered devices flooding their own telemetry topic over raw sockets, as fast as TCP takes
@@ -88,21 +89,6 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
-/** Waits for 'drain' or 'close', or the timeout. */
-function drained(sock: Socket, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      sock.off('drain', done);
-      sock.off('close', done);
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    sock.on('drain', done);
-    sock.on('close', done);
-  });
-}
-
 /** Connects every flooder, then floods until the deadline; returns each one's figures. */
 export async function runDeviceFlood(o: DeviceFloodOptions): Promise<FloodStats[]> {
   // four logins at a time: the broker lets one address have only a few password checks waiting
@@ -127,7 +113,7 @@ export async function runDeviceFlood(o: DeviceFloodOptions): Promise<FloodStats[
           : { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }));
       }
       c.stats.written += parts.length;
-      if (!c.sock.write(Buffer.concat(parts))) await drained(c.sock, Math.max(1, Math.min(200, deadline - Date.now())));
+      if (!c.sock.write(Buffer.concat(parts))) await drainOrClose(c.sock, Math.max(1, Math.min(200, deadline - Date.now())));
       else await new Promise((r) => setImmediate(r)); // let the other flooders write
     }
     c.stats.closedEarly = c.sock.destroyed;

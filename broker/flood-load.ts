@@ -55,7 +55,7 @@ export function encodeSubscribe(messageId: number, filter: string, qos: 0 | 1 = 
 }
 
 /** Waits for 'drain' or 'close' (or the timeout), removing its listeners either way. */
-function drainOrClose(sock: Socket, ms: number): Promise<void> {
+export function drainOrClose(sock: Socket, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       sock.off('drain', done);
