@@ -12,67 +12,19 @@
  * the flooders wrote and how much of it was dropped or slowed. Never pass/fail.
  * `BENCH_FLOOD_RUNS=quota,off` picks runs. Every loop is bounded; children are killed on exit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../store/test-servers.ts';
 import { runFloodScenario, type FloodScenarioResult } from '../test/flood-scenario.ts';
+import { startPlatformProcess } from './platform-child.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.argv[2] ?? process.env.BENCH_FLOOD_SECONDS ?? 20);
 if (!Number.isFinite(seconds) || seconds < 5 || seconds > 600) throw new Error(`seconds: 5..600, not ${process.argv[2] ?? process.env.BENCH_FLOOD_SECONDS}`);
 const runs = (process.env.BENCH_FLOOD_RUNS ?? 'quota,off').split(',').map((s) => s.trim());
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
 
 const line = (name: string, value: string | number, unit = '') => console.log(`${name} ${value}${unit ? ` ${unit}` : ''}`);
 
 async function startPlatform(env: Record<string, string>) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'huewatch-bench-flood-'));
-  const [mqttPort, httpPort, wsPort, opsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [join(ROOT, 'bin/huewatch.js'), 'start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env, SIM: '0', DATA_DIR: dataDir, HOST: '127.0.0.1', LOG_LEVEL: 'error',
-      MQTT_PORT: String(mqttPort), HTTP_PORT: String(httpPort), MQTT_WS_PORT: String(wsPort), OPS_PORT: String(opsPort), ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let output = '';
-  const keep = (d: Buffer) => void (output = (output + d.toString()).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(t);
-    }
-    children.delete(child);
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`platform exited (${child.exitCode}): ${output}`);
-    const res = await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
-    if (res?.status === 200) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`platform not ready: ${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const { adminToken } = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
-  const died = () => (child.exitCode !== null || child.signalCode !== null ? `platform exited (${child.exitCode ?? child.signalCode}): ${output}` : undefined);
-  return { pid: child.pid!, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, adminToken, stop, died };
+  const p = await startPlatformProcess({ tmpPrefix: 'huewatch-bench-flood-', env: () => env, readyMs: 90_000, stopWaitMs: 30_000 });
+  const died = () => (p.child.exitCode !== null || p.child.signalCode !== null ? `platform exited (${p.child.exitCode ?? p.child.signalCode}): ${p.output()}` : undefined);
+  return { pid: p.child.pid!, httpUrl: p.httpUrl, mqttUrl: p.mqttUrl, adminToken: p.adminToken, stop: p.stop, died };
 }
 
 function report(name: string, r: FloodScenarioResult): void {

@@ -34,9 +34,8 @@
  * Limits: every loop bounded by a count and a deadline (RUN_DEADLINE_MS per run, the whole bench
  * TOTAL_DEADLINE_MS); loopback only; temp dirs; children killed on exit, error included.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +44,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { parseDocument } from 'yaml';
-import { freePort, influxql, startInfluxd, startV2WriteShim, startVictoria, type RestartableServer, type RunningServer, type WriteShim } from '../store/test-servers.ts';
+import { influxql, startInfluxd, startV2WriteShim, startVictoria, type RestartableServer, type RunningServer, type WriteShim } from '../store/test-servers.ts';
+import { startPlatformProcess } from './platform-child.ts';
 import { connectAll, connectDevice, percentiles, runLoadInChild, type LoadDevice, type LoadResult, type Percentiles } from './load.ts';
 import { openStore, startMosquitto, startReferenceIngest, type StoreKind } from './reference.ts';
 import { note, print } from './report.ts';
@@ -139,12 +139,8 @@ function procStatus(pid: number, key: string): number {
   }
 }
 
-const children = new Set<ChildProcess>();
 // Ctrl-C or a kill: exit through process.exit so the 'exit' handlers kill the children (servers, platform, load)
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
-process.once('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
 
 /** config/rules.yaml with holdFall 0s on the crossing stations' flood rules (CROSSING_RULES), in `dir`. */
 function benchRulesFile(dir: string): string {
@@ -157,79 +153,37 @@ function benchRulesFile(dir: string): string {
 }
 
 async function startPlatform(storeEnv: Record<string, string>): Promise<PlatformChild> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'huewatch-bench-ingest-'));
-  const rulesFile = benchRulesFile(dataDir);
-  const [mqttPort, httpPort, wsPort, opsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`, '--cpu-prof-interval=500'] : []), join(ROOT, 'bin/huewatch.js'), 'start'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SIM: '0',
-      DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      HTTP_PORT: String(httpPort),
-      MQTT_WS_PORT: String(wsPort),
-      OPS_PORT: String(opsPort),
-      LOG_LEVEL: 'error',
-      RULES_FILE: rulesFile,
+  const p = await startPlatformProcess({
+    tmpPrefix: 'huewatch-bench-ingest-',
+    env: (dataDir) => ({
+      RULES_FILE: benchRulesFile(dataDir),
       // 100 devices at ~100 readings/s each measure capacity; the per-device quota would cap them (bench/flood-fairness.ts measures it)
       DEVICE_MAX_MSGS_PER_S: '0', DEVICE_MAX_BYTES_PER_S: '0',
       ...storeEnv,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    readyMs: READY_TIMEOUT_MS,
+    stopWaitMs: 15_000,
   });
-  children.add(child);
-  let output = '';
-  const keep = (d: Buffer) => void (output = (output + d.toString()).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-    }
-    children.delete(child);
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
   let loopMaxMs = 0;
   const gcMs: Record<string, number> = {};
-  try {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`platform exited (${child.exitCode}) before it was ready: ${output}`);
-      const res = await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-      if (res?.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`platform not ready at ${httpUrl}/health within ${READY_TIMEOUT_MS / 1000} s: ${output}`);
-      await sleep(200);
-    }
-    const secrets = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
-    return {
-      pid: child.pid!,
-      httpUrl,
-      mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
-      adminToken: secrets.adminToken,
-      async metric(prefix) {
-        const text = await (await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-        for (const l of text.split('\n')) {
-          if (l.startsWith('nodejs_eventloop_lag_max_seconds ')) loopMaxMs = Math.max(loopMaxMs, 1000 * Number(l.split(' ').at(-1)));
-          const gc = /^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)/.exec(l);
-          if (gc) gcMs[gc[1]!] = 1000 * Number(gc[2]);
-        }
-        return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
-      },
-      peakRss: () => procStatus(child.pid!, 'VmHWM'),
-      stalls: () => ({ loopMaxMs, gcMs: { ...gcMs } }),
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return {
+    pid: p.child.pid!,
+    httpUrl: p.httpUrl,
+    mqttUrl: p.mqttUrl,
+    adminToken: p.adminToken,
+    async metric(prefix) {
+      const text = await (await fetch(`${p.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      for (const l of text.split('\n')) {
+        if (l.startsWith('nodejs_eventloop_lag_max_seconds ')) loopMaxMs = Math.max(loopMaxMs, 1000 * Number(l.split(' ').at(-1)));
+        const gc = /^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)/.exec(l);
+        if (gc) gcMs[gc[1]!] = 1000 * Number(gc[2]);
+      }
+      return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    },
+    peakRss: () => procStatus(p.child.pid!, 'VmHWM'),
+    stalls: () => ({ loopMaxMs, gcMs: { ...gcMs } }),
+    stop: p.stop,
+  };
 }
 
 async function register(p: PlatformChild, devices: Array<{ id: string; station: string }>): Promise<LoadDevice[]> {
@@ -648,7 +602,6 @@ try {
   await servers.shim?.stop();
   await servers.influxd?.stop();
   await servers.victoria?.stop();
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await rm(tmp, { recursive: true, force: true });
   clearTimeout(total);
 }
