@@ -142,10 +142,12 @@ export function createAlertChain(opts: AlertChainOptions): AlertChain {
       return queue;
     },
     serial,
-    serialAfterWrites: (work) => serial(async () => {
+    // The writes are waited for outside the queue first, so readings' alerts are not held behind
+    // them; in the queue, only for the events published since.
+    serialAfterWrites: (work) => persisting.then(() => serial(async () => {
       await persisting;
       return work();
-    }),
+    })),
     queued(rule, what, work) {
       void serial(work).catch((err: unknown) => {
         m.errors.inc({ rule: rule.id });
@@ -164,8 +166,14 @@ export function createAlertChain(opts: AlertChainOptions): AlertChain {
       return rec.alert;
     },
     async drain() {
-      await queue;
-      await persisting;
+      // work waiting for the writes joins the queue late (serialAfterWrites): until both are still
+      for (;;) {
+        const q = queue;
+        const p = persisting;
+        await q;
+        await p;
+        if (q === queue && p === persisting) return;
+      }
     },
   };
 }

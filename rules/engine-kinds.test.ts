@@ -67,11 +67,13 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function setup(url: string, store: EmbeddedStore, rules: RuleSet, series: Pick<TimeSeriesStore, 'series'> = store) {
+type StateStore = Parameters<typeof createRulesEngine>[0]['state'];
+
+async function setup(url: string, store: EmbeddedStore, rules: RuleSet, series: Pick<TimeSeriesStore, 'series'> = store, state: StateStore = store) {
   const clock = { t: T0, now() { return this.t; } };
   const metrics = new Registry();
   const fake = fakeScheduler(clock);
-  const engine = createRulesEngine({ rules, stations, mqtt: await client(url), state: store, series, log: silentLogger(), metrics, clock, scheduler: fake.scheduler, tickMs: MIN });
+  const engine = createRulesEngine({ rules, stations, mqtt: await client(url), state, series, log: silentLogger(), metrics, clock, scheduler: fake.scheduler, tickMs: MIN });
   const emitted: AlertEvent[] = [];
   engine.events.on('alert', (e) => emitted.push(e));
   cleanup.push(() => engine.stop());
@@ -322,5 +324,40 @@ describe('rules engine kinds against a real broker and store', () => {
     const revised = await declareReleaseOrder(engine, { reservoir: 'ta-trach', flowMin: 800, flowMax: 1600, start: T0 + 2 * 60 * MIN, user: 'ta-trach-operator' });
     expect(revised).toMatchObject({ id: ev.id, msgType: 'Update', eventSeq: 2 });
     await expect(declareReleaseOrder(engine, { reservoir: 'kim-long', flowMin: 1, flowMax: 2, start: T0, user: 'x' })).rejects.toMatchObject({ code: 'HW_ERR_NOT_FOUND' });
+  });
+
+  it("a river's alert goes out while a tick is still reading the fire index from a slow store: the tick's reads never hold it", async () => {
+    const url = await broker();
+    const store = await openStore();
+    // The store's answers for the weather station and for stored alerts are held until released, as a
+    // store busy with a burst of readings would hold them (a gate in front of the real store).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const reads = { fire: 0, alerts: 0 };
+    const series: Pick<TimeSeriesStore, 'series'> = { series: async (q) => (q.station === 'ws-a-luoi' ? (reads.fire++, await gate) : undefined, store.series(q)) };
+    const state = new Proxy(store, { get: (t, k) => {
+      if (k === 'getAlert') return async (id: string) => (reads.alerts++, await gate, t.getAlert(id));
+      const v = Reflect.get(t, k) as unknown;
+      return typeof v === 'function' ? v.bind(t) : v; // private fields: called on the store itself
+    } });
+    const { engine, emitted, obs, tickAt } = await setup(url, store, only('flood-kim-long', 'forest-fire.ws-a-luoi'), series, state);
+    cleanup.push(async () => open()); // before the engine stops, should an expectation fail first
+    await engine.start();
+    await obs('kim-long', 'water_level', 0, 1.2);
+    expect(summary(emitted)).toEqual(['flood:kim-long Alert active L1 #1']);
+    // the tick reads P for A Lưới (held) and checks the open flood alert's acknowledgement (not yet due: 30 min)
+    const tick = tickAt(5);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads.fire).toBeGreaterThan(0);
+    await obs('kim-long', 'water_level', 6, 2.1);
+    expect(summary(emitted).slice(1)).toEqual(['flood:kim-long Update active L2 #2']);
+    expect(reads.alerts).toBe(0); // not due by the engine's own record: the store was not asked
+    open();
+    await tick;
+    // once due, the store is read and the alert escalates as before
+    await tickAt(31);
+    expect(reads.alerts).toBeGreaterThan(0);
+    expect(summary(emitted).slice(2)).toEqual(['flood:kim-long Update active L2 #3']);
+    expect(emitted[2]!.severity).not.toBe(emitted[1]!.severity);
   });
 });

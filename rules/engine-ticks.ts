@@ -8,24 +8,29 @@ import { stationOf } from './evaluate-reading.ts';
 import type { RuleSlots, Slot } from './rule-slots.ts';
 import type { Rule } from './schema.ts';
 import { stalenessTick } from './staleness.ts';
-import { createFireCheck, type FireCheckDeps } from './fire-tick.ts';
+import type { FireCheck, FireCheckDeps } from './fire-tick.ts';
 import type { WindowWarmer } from './warm-windows.ts';
 
 export interface TickDeps extends FireCheckDeps {
   rules(): readonly Rule[];
   stations: ReadonlyMap<string, Station>;
   slots: Pick<RuleSlots, 'slots' | 'slotOf' | 'dirty'>;
-  chain: Pick<AlertChain, 'settle' | 'latestAlert'>;
+  chain: Pick<AlertChain, 'settle' | 'latestAlert' | 'serialAfterWrites'>;
+  /** the engine's one fire check (its throttle is shared with the weather stations' reports) */
+  fire: FireCheck;
   warmer: Pick<WindowWarmer, 'retryCold'>;
   clock: { now(): number };
   m: EngineMetrics;
   log: Logger;
 }
 
-/** The time-driven checks (run in the queue, after the published events are written): cold windows, staleness, acknowledgement timeouts, forest-fire danger (fire-tick.ts). */
+/**
+ * The time-driven checks: cold windows, staleness and acknowledgement timeouts in the queue (after
+ * the published events are written), and forest-fire danger (fire-tick.ts, its store reads beside
+ * the queue). Resolves when all are done.
+ */
 export function createTick(d: TickDeps): () => Promise<void> {
   const { slots, chain } = d;
-  const fire = createFireCheck(d);
 
   async function staleTick(rule: Extract<Rule, { kind: 'staleness' }>, now: number): Promise<void> {
     const slot = slots.slotOf(rule);
@@ -58,8 +63,12 @@ export function createTick(d: TickDeps): () => Promise<void> {
   }
 
   async function ackTick(rule: Exclude<Rule, { kind: 'release' }>, slot: Slot, now: number): Promise<void> {
-    const open = await chain.latestAlert(slot.rec);
     const ack = rule.ackWithin!;
+    // Not yet due by the engine's own record: no store read. An operator's action in the store can
+    // only have acknowledged or ended it since, never made it due sooner (firstSent never changes).
+    const ours = slot.rec.alert;
+    if (!isOpen(ours) || ours.status !== 'active' || now - Date.parse(ours.firstSent) < ack.after) return;
+    const open = await chain.latestAlert(slot.rec);
     if (!isOpen(open) || open.status !== 'active' || now - Date.parse(open.firstSent) < ack.after) return;
     const event = ackEscalationEvent(open, ack.severity, Math.round(ack.after / 60_000), now);
     const cause = { ackTimeout: { after: ack.after, channels: ack.channels, from: open.severity, to: event.severity }, tick: new Date(now).toISOString() };
@@ -67,10 +76,8 @@ export function createTick(d: TickDeps): () => Promise<void> {
     await chain.settle(slot, slot.rec.level, slot.rec.level, async () => ({ event, cause, fields: { alert: event, cause, ackEscalated: true } }));
   }
 
-  return async function tick() {
-    const now = d.clock.now();
+  async function timed(now: number): Promise<void> {
     await d.warmer.retryCold(now);
-    await fire.all(now);
     for (const rule of d.rules()) {
       try {
         if (rule.kind === 'staleness') await staleTick(rule, now);
@@ -81,5 +88,10 @@ export function createTick(d: TickDeps): () => Promise<void> {
         d.log.error({ err, rule: rule.id }, 'timed rule check failed');
       }
     }
+  }
+
+  return async function tick() {
+    const now = d.clock.now();
+    await Promise.all([d.fire.all(now), chain.serialAfterWrites(() => timed(now))]);
   };
 }

@@ -129,13 +129,13 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   const chain = createAlertChain({ mqtt, store, slots, events, m, log });
   const warmer = createWindowWarmer({ series: opts.series, windows, index: () => index, clock, m, log });
   const evaluate = createReadingHandler({ stations, index: () => index, windows, ctx, cold: warmer.cold, slots, chain, clock, m, log });
-  const tickDeps = { rules: () => rules.rules, stations, slots, chain, warmer, series: opts.series, standards, clock, m, log };
-  const tick = createTick(tickDeps);
-  const fire = createFireCheck(tickDeps);
+  const checkDeps = { rules: () => rules.rules, stations, slots, chain, series: opts.series, standards, clock, m, log };
+  const fire = createFireCheck(checkDeps);
+  const tick = createTick({ ...checkDeps, fire, warmer });
   /** a reading through the rules; a weather station's also has its fire-danger index read again (throttled per rule) */
   function handle(obs: Observation, now?: number): void {
     evaluate(obs, now);
-    if (stations.get(obs.station)?.kind === 'weather') void chain.serialAfterWrites(() => fire.station(obs.station, clock.now())).catch(() => undefined); // logged by serial
+    if (stations.get(obs.station)?.kind === 'weather') void fire.station(obs.station, clock.now()).catch(() => undefined); // logged per rule
   }
   const { restore, republish } = createAlertRestore({ mqtt, store, slots, chain, rules: () => rules.rules, log });
 
@@ -173,7 +173,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   return {
     events,
     operator,
-    tick: () => chain.serialAfterWrites(tick),
+    tick,
     observe(obs) {
       if (running) handle(obs);
     },
@@ -203,7 +203,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       connectedOnce = mqtt.connected;
       mqtt.on('connect', onConnect);
       timers = [
-        scheduler.every(opts.tickMs ?? DEFAULT_TICK_MS, () => void chain.serialAfterWrites(tick)),
+        scheduler.every(opts.tickMs ?? DEFAULT_TICK_MS, () => void tick().catch(() => undefined)), // logged by serial and per rule
         scheduler.every(opts.stateFlushMs ?? DEFAULT_STATE_FLUSH_MS, slots.timedFlush),
       ];
       if (subscribeObs) {

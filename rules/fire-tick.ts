@@ -6,7 +6,7 @@ import { buildRuleEvent } from './alerts.ts';
 import type { Outcome } from './dispatch.ts';
 import type { EngineMetrics } from './engine-metrics.ts';
 import { stationOf } from './evaluate-reading.ts';
-import { fireIndexFromStore, type FireScale } from './fire-danger.ts';
+import { fireIndexFromStore, type FireIndex, type FireScale } from './fire-danger.ts';
 import { evaluateLevel } from './level.ts';
 import type { RuleSlots } from './rule-slots.ts';
 import type { FireDangerRule, Rule } from './schema.ts';
@@ -16,7 +16,7 @@ export interface FireCheckDeps {
   rules(): readonly Rule[];
   stations: ReadonlyMap<string, Station>;
   slots: Pick<RuleSlots, 'slotOf' | 'dirty'>;
-  chain: Pick<AlertChain, 'settle' | 'latestAlert'>;
+  chain: Pick<AlertChain, 'settle' | 'latestAlert' | 'serialAfterWrites'>;
   /** the time-series store the index is read from (none: fire-danger rules wait) */
   series?: Pick<TimeSeriesStore, 'series'> | undefined;
   standards: Pick<Standards, 'forest_fire_danger'>;
@@ -32,22 +32,48 @@ export function fireScaleOf(standards: Pick<Standards, 'forest_fire_danger'>): F
   return { resetRainMm: f.reset_rain_mm, hour: f.observation_hour_local, levelFrom: [from[0]!, from[1]!, from[2]!, from[3]!] };
 }
 
+export interface FireCheck {
+  /** every fire-danger rule whose `every` has passed (the tick) */
+  all(now: number): Promise<void>;
+  /** the rules of a weather station that just reported */
+  station(id: string, now: number): Promise<void>;
+}
+
 /**
- * Forest-fire danger rules, run in the engine's serial queue: on every tick, and when a weather
- * station reports (at most once per rule's `every`). P is read from the store and goes through the
- * zones machine at the time of the check, so the same data gives the same level after a restart.
+ * Forest-fire danger rules: on every tick, and when a weather station reports (at most once per
+ * rule's `every`). P is read from the store and goes through the zones machine at the time of the
+ * check, so the same data gives the same level after a restart. The read (30 days of a station's
+ * weather: tens of ms under load) runs outside the engine's serial queue, so a river's alert never
+ * waits for it; only the step through the zones machine and its alert are queued.
  */
-export function createFireCheck(d: FireCheckDeps): { all(now: number): Promise<void>; station(id: string, now: number): Promise<void> } {
+export function createFireCheck(d: FireCheckDeps): FireCheck {
   const scale = fireScaleOf(d.standards);
   /** when each rule last read its index */
   const lastRead = new Map<string, number>();
+  /** a rule's read and step under way: one at a time, so steps are taken in the order read; a check meanwhile waits for it */
+  const busy = new Map<string, Promise<void>>();
 
-  async function check(rule: FireDangerRule, now: number): Promise<void> {
-    if (!d.series) return;
+  function check(rule: FireDangerRule, now: number): Promise<void> {
+    const under = busy.get(rule.id);
+    if (under) return under;
     const last = lastRead.get(rule.id);
-    if (last !== undefined && now - last < rule.every) return;
+    if (!d.series || (last !== undefined && now - last < rule.every)) return Promise.resolve();
     lastRead.set(rule.id, now);
-    const index = await fireIndexFromStore(d.series, rule.station, now, { ...scale, ...(rule.resetRainMm ? { resetRainMm: rule.resetRainMm } : {}), lookbackMs: rule.lookback });
+    const series = d.series;
+    const run = (async () => {
+      try {
+        const index = await fireIndexFromStore(series, rule.station, now, { ...scale, ...(rule.resetRainMm ? { resetRainMm: rule.resetRainMm } : {}), lookbackMs: rule.lookback });
+        await d.chain.serialAfterWrites(() => step(rule, index, now));
+      } finally {
+        busy.delete(rule.id);
+      }
+    })();
+    busy.set(rule.id, run);
+    return run;
+  }
+
+  /** In the queue: the index through the rule's zones machine, and its alert if the level changed. */
+  async function step(rule: FireDangerRule, index: FireIndex, now: number): Promise<void> {
     const slot = d.slots.slotOf(rule);
     const rec = slot.rec;
     const before = rec.level;
