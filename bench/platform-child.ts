@@ -41,7 +41,9 @@ export async function startPlatformProcess(o: {
   const dataDir = await mkdtemp(join(tmpdir(), o.tmpPrefix));
   const [mqttPort, httpPort, wsPort, opsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const prof = process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`, '--cpu-prof-interval=500'] : [];
-  const child = spawn(process.execPath, [...prof, join(ROOT, 'bin/huewatch.js'), 'start'], {
+  // e.g. BENCH_NODE_FLAGS="--max-semi-space-size=64": V8 flags for the platform only
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...prof, ...flags, join(ROOT, 'bin/huewatch.js'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env, SIM: '0', DATA_DIR: dataDir, HOST: '127.0.0.1', LOG_LEVEL: 'error',

@@ -1,7 +1,7 @@
 import type { Station } from '../contract/station.ts';
 import { dewPointC } from '../lib/psychrometry.ts';
 import { vnMidnight } from '../lib/vietnam-time.ts';
-import type { ScenarioName, ScenarioParams, Values } from './scenarios.ts';
+import type { ScenarioName, ScenarioParams, Values } from './scenario-params.ts';
 
 /**
  * What an automatic weather station of the forested districts reports: air temperature, relative
