@@ -213,7 +213,8 @@ async function bench(): Promise<number> {
   const sources = sourceAddresses(n);
 
   const child = fork(fileURLToPath(import.meta.url), ['--broker-child'], {
-    execArgv: [...process.execArgv, '--expose-gc'],
+    // BENCH_PROF_DIR: the broker under --cpu-prof, as platform-child.ts does for the platform
+    execArgv: [...process.execArgv, '--expose-gc', ...(process.env.BENCH_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}`, '--cpu-prof-interval=200'] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const residents: Resident[] = [];
