@@ -360,4 +360,24 @@ describe('rules engine kinds against a real broker and store', () => {
     expect(summary(emitted).slice(2)).toEqual(['flood:kim-long Update active L2 #3']);
     expect(emitted[2]!.severity).not.toBe(emitted[1]!.severity);
   });
+
+  it('a stop waits for a fire-index read under way outside the queue, so nothing of the engine runs after it', async () => {
+    const url = await broker();
+    const store = await openStore();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let answered = 0;
+    const series: Pick<TimeSeriesStore, 'series'> = { series: async (q) => { await gate; const r = await store.series(q); answered++; return r; } };
+    const { engine, tickAt } = await setup(url, store, only('forest-fire.ws-a-luoi'), series);
+    cleanup.push(async () => open());
+    await engine.start();
+    void tickAt(5);
+    let stopped = false;
+    const stop = engine.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(false);
+    open();
+    await stop;
+    expect(answered).toBe(4); // temperature, humidity, dew point, rain: all read before the stop returned
+  });
 });

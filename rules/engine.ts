@@ -224,6 +224,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
         mqtt.off('message', onMessage);
         if (wasRunning && mqtt.connected) await mqtt.unsubscribeAsync(subscriptions.allObs);
       }
+      await fire.settled();
       await chain.drain();
       // SIGTERM: the newest accepted reading of every rule is written, so none is evaluated twice
       await slots.flush().catch(() => undefined); // logged and counted in flush

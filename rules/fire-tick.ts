@@ -37,6 +37,8 @@ export interface FireCheck {
   all(now: number): Promise<void>;
   /** the rules of a weather station that just reported */
   station(id: string, now: number): Promise<void>;
+  /** the reads under way and their steps done (at stop: they are outside the engine's queue) */
+  settled(): Promise<void>;
 }
 
 /**
@@ -107,5 +109,8 @@ export function createFireCheck(d: FireCheckDeps): FireCheck {
   return {
     all: (now) => run(fireRules(), now),
     station: (id, now) => run(fireRules().filter((r) => r.station === id), now),
+    async settled() {
+      while (busy.size > 0) await Promise.allSettled([...busy.values()]);
+    },
   };
 }
