@@ -130,7 +130,7 @@ export async function startApi(
   const port = typeof addr === 'object' && addr ? addr.port : config.HTTP_PORT;
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
   // SensorThings' MQTT extension: stored observations again as STA Observations on v1.1/… (api/sta/mqtt.ts)
-  const sta = createStaMqttPublisher({ bus: await bus.busFor('api', '-sta'), stations: catalogue.stations, store: series!.reads, base: `${config.PUBLIC_BASE_URL?.replace(/\/$/, '') ?? url}${STA_PREFIX}`, log });
+  const sta = createStaMqttPublisher({ bus: await bus.busFor('api', '-sta'), stations: catalogue.stations, store: series!.reads, metrics, base: `${config.PUBLIC_BASE_URL?.replace(/\/$/, '') ?? url}${STA_PREFIX}`, log });
   await sta.start();
   c.onStop(() => sta.stop());
   return url;

@@ -1,4 +1,5 @@
 import { Aedes } from 'aedes';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalBus } from '../../broker/local-bus.ts';
 import type { Observation } from '../../contract/obs.ts';
@@ -14,14 +15,15 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
 
-async function setup(giveUpMs = 60_000) {
+async function setup(giveUpMs = 60_000, maxWaiting?: number) {
   const broker = await Aedes.createBroker();
   cleanup.push(() => new Promise<void>((resolve) => broker.close(() => resolve())));
   const bus = createLocalBus(broker);
   cleanup.push(() => bus.close());
   const store = await openEmbeddedStore({ file: ':memory:', log: silentLogger() });
   cleanup.push(() => store.close());
-  const sta = createStaMqttPublisher({ bus, stations: loadStations(DEFAULT_STATIONS_FILE), store, base: 'http://h/sta/v1.1', log: silentLogger(), checkEveryMs: 20, giveUpMs });
+  const metrics = new Registry();
+  const sta = createStaMqttPublisher({ bus, stations: loadStations(DEFAULT_STATIONS_FILE), store, base: 'http://h/sta/v1.1', log: silentLogger(), checkEveryMs: 20, giveUpMs, metrics, ...(maxWaiting === undefined ? {} : { maxWaiting }) });
   await sta.start();
   cleanup.push(() => sta.stop());
   const seen: Array<{ topic: string; body: Record<string, unknown> }> = [];
@@ -30,7 +32,8 @@ async function setup(giveUpMs = 60_000) {
   });
   await bus.subscribeAsync('v1.1/#', { qos: 0 });
   const observe = (obs: Observation) => bus.publishAsync(topics.obs(obs.station), JSON.stringify(obs), { qos: 1 });
-  return { store, seen, observe };
+  const droppedCount = async () => (await metrics.getSingleMetric('huewatch_sta_mqtt_dropped_total')?.get())?.values[0]?.value ?? 0;
+  return { store, seen, observe, droppedCount };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,5 +67,16 @@ describe('SensorThings MQTT: new Observations on v1.1/Datastreams(id)/Observatio
     const deadline = Date.now() + 5_000;
     while (seen.length < 2 && Date.now() < deadline) await sleep(20);
     expect(seen.map((s) => s.body.result)).toEqual([2.4, 2.4]);
+  });
+
+  it('keeps at most maxWaiting observations waiting for the store (a backlog, the store down): the oldest are dropped and counted, the rest go out in time order', async () => {
+    const { seen, observe, droppedCount } = await setup(400, 10);
+    for (let i = 0; i < 15; i++) await observe({ ...obs, ts: TS + i * 60_000, values: [{ metric: 'water_level', value: i, unit: 'm', quality: 'ok' }] });
+    expect(await droppedCount()).toBe(5);
+    const deadline = Date.now() + 5_000;
+    while (seen.length < 20 && Date.now() < deadline) await sleep(20);
+    await sleep(100);
+    const onDatastream = seen.filter((s) => s.topic === staTopics.datastreamObservations('kim-long:water_level')).map((s) => s.body.result);
+    expect(onDatastream).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
   });
 });

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import { ThrottledLog } from '../../lib/throttled-log.ts';
 import type { Bus } from '../../contract/bus.ts';
 import { observation } from '../../contract/obs.ts';
 import type { Station } from '../../contract/station.ts';
@@ -37,6 +39,15 @@ export interface StaMqttDeps {
   /** an observation not readable after this long is published anyway (the store is down and ingest spooled it; default 60 s) */
   giveUpMs?: number;
   clock?: { now(): number };
+  /**
+   * How many observations may wait for the store in all (default 20,000: two seconds of a
+   * saturating burst). Past it the oldest of the Datastream is dropped, counted and logged once a
+   * minute: these are QoS 0 updates, the reading itself is stored (REST has it), and the list must
+   * not grow with a backlog while the store is down.
+   */
+  maxWaiting?: number;
+  /** where the dropped count goes (`huewatch_sta_mqtt_dropped_total`) */
+  metrics?: Registry;
 }
 
 interface Waiting { station: string; metric: MetricName; ts: number; value: number; since: number }
@@ -53,6 +64,14 @@ export function createStaMqttPublisher(deps: StaMqttDeps): { start(): Promise<vo
   // an Observation's JSON reads nothing from the store
   const ctx: StaContext = { catalogue, base: deps.base, now: 0, store: { series: async () => [], count: async () => 0 } };
   const waiting = new Map<string, Waiting[]>();
+  const maxWaiting = deps.maxWaiting ?? 20_000;
+  let waitingCount = 0;
+  const dropped = new Counter({
+    name: 'huewatch_sta_mqtt_dropped_total',
+    help: 'Observations not published on the SensorThings MQTT topics: more than maxWaiting waited for the store',
+    registers: deps.metrics ? [deps.metrics] : [],
+  });
+  const dropLog = new ThrottledLog(deps.log, 60_000, () => clock.now());
   let checking: Promise<void> | undefined;
   let stopped = false;
 
@@ -70,6 +89,12 @@ export function createStaMqttPublisher(deps: StaMqttDeps): { start(): Promise<vo
       const list = waiting.get(ds.id) ?? [];
       list.push({ station: obs.station, metric: v.metric, ts: obs.ts, value: v.value, since: clock.now() });
       waiting.set(ds.id, list);
+      if (++waitingCount > maxWaiting) {
+        list.shift();
+        waitingCount--;
+        dropped.inc();
+        dropLog.warn('sta-dropped', { maxWaiting }, 'SensorThings MQTT: too many observations waiting for the store, the oldest not published');
+      }
     }
   };
 
@@ -87,9 +112,13 @@ export function createStaMqttPublisher(deps: StaMqttDeps): { start(): Promise<vo
       const to = list.reduce((m, w) => Math.max(m, w.ts), -Infinity) + 1;
       const stored = new Set((await deps.store.series({ station: list[0]!.station, metric: list[0]!.metric, from, to })).map((p) => p.ts));
       const now = clock.now();
-      const ready = list.filter((w) => stored.has(w.ts) || now - w.since > giveUpMs);
+      // the list as it is now: observations may have come (or been dropped) during the read
+      const current = waiting.get(dsId) ?? [];
+      const ready: Waiting[] = [];
+      const rest: Waiting[] = [];
+      for (const w of current) (stored.has(w.ts) || now - w.since > giveUpMs ? ready : rest).push(w);
       if (ready.length === 0) continue;
-      const rest = list.filter((w) => !ready.includes(w));
+      waitingCount -= ready.length;
       if (rest.length > 0) waiting.set(dsId, rest); else waiting.delete(dsId);
       // in observation-time order within a Datastream
       for (const w of ready.sort((a, b) => a.ts - b.ts)) await publish(dsId, w);
