@@ -6,12 +6,12 @@ import type { StateStore, TimeSeriesStore } from '../store/types.ts';
 import type { AlertFeed } from './alert-feed.ts';
 import type { DeviceStatusService } from './device-status.ts';
 import type { Access, ApiToken, AuthOptions } from './auth.ts';
-import type { PushRouteDeps } from './routes/push.ts';
-import type { VesselRouteDeps } from './routes/vessels.ts';
 import type { OperatorActions } from '../rules/operator-actions.ts';
 import type { StormArea, StormAreaInput } from '../rules/vessels/storm.ts';
 import type { WriteResult } from '../ingest/modbus/poller.ts';
 import type { CapOptions } from '../delivery/cap.ts';
+import type { WebPushDelivery } from '../delivery/webpush.ts';
+import type { VesselQuery } from '../ingest/vessels/service.ts';
 import type { DeliveryMetrics } from '../delivery/metrics.ts';
 import type { AlertEvent } from '../contract/alert.ts';
 import type { Rule } from '../rules/schema.ts';
@@ -29,6 +29,17 @@ import type { SosLimits } from './sos/limits.ts';
 
 /** declares a storm area (api/routes/storms.ts): the vessels inside get an alert */
 export type DeclareStorm = (input: StormAreaInput, user: string) => Promise<{ area: StormArea; vessels: string[] }>;
+
+/** the Web Push subscriptions of api/routes/push.ts */
+export type PushAccess = Pick<WebPushDelivery, 'subscribe' | 'unsubscribe' | 'publicKey' | 'update' | 'find' | 'unknownAreas' | 'areas'>;
+
+type Eventually<T> = T | Promise<T>;
+/** The vessel query of api/routes/vessels.ts: in process (synchronous list and get) or the rules process's over RPC (all async). */
+export interface VesselReads {
+  list(filter?: Parameters<VesselQuery['list']>[0]): Eventually<ReturnType<VesselQuery['list']>>;
+  get(vesselId: string): Eventually<ReturnType<VesselQuery['get']>>;
+  track: VesselQuery['track'];
+}
 
 /** the Modbus register writes of api/routes/modbus.ts */
 export interface ModbusRouteDeps {
@@ -55,9 +66,9 @@ export interface ApiOptions {
   operator?: OperatorActions;
   /** CAP sender and base URL for /cap (defaults: DEFAULT_CAP_OPTIONS) */
   cap?: CapOptions;
-  push?: PushRouteDeps['push'];
+  push?: PushAccess;
   publishManualAlert?(event: AlertEvent): Promise<void>;
-  vessels?: VesselRouteDeps['vessels'];
+  vessels?: VesselReads;
   declareStorm?: DeclareStorm;
   /** the Modbus poller of this process: register writes, and device health in a station's status */
   modbus?: ModbusRouteDeps & { stationHealth(stationId: string): unknown[] };

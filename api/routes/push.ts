@@ -4,13 +4,14 @@ import { severity } from '../../contract/alert.ts';
 import { ErrorCode } from '../../contract/errors.ts';
 import { HAZARD_NAMES, hazard, SEVERITY_ORDER } from '../../contract/hazard.ts';
 import {
-  pushLanguage, pushPreferencesSchema, subscribeBodySchema, subscriptionProofSchema, type StoredSubscription, type WebPushDelivery,
+  pushLanguage, pushPreferencesSchema, subscribeBodySchema, subscriptionProofSchema, type StoredSubscription,
 } from '../../delivery/webpush.ts';
+import type { PushAccess } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { zodRoutes } from '../openapi.ts';
 
 export interface PushRouteDeps {
-  push: Pick<WebPushDelivery, 'subscribe' | 'unsubscribe' | 'publicKey' | 'update' | 'find' | 'unknownAreas' | 'areas'>;
+  push: PushAccess;
 }
 
 const unsubscribeBody = z.object({

@@ -1,8 +1,8 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../../contract/errors.ts';
-import type { VesselQuery } from '../../ingest/vessels/service.ts';
 import type { VesselPosition } from '../../store/types.ts';
+import type { VesselReads } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { instant } from '../query.ts';
 import { zodRoutes } from '../openapi.ts';
@@ -11,14 +11,6 @@ import { zodRoutes } from '../openapi.ts';
 export const MAX_TRACK_POINTS = 20_000;
 /** Default track window when `from` is absent. */
 export const DEFAULT_TRACK_MS = 24 * 3_600_000;
-
-type Eventually<T> = T | Promise<T>;
-/** The vessel query in process (synchronous list and get) or the rules process's over RPC (all async). */
-export interface VesselReads {
-  list(filter?: Parameters<VesselQuery['list']>[0]): Eventually<ReturnType<VesselQuery['list']>>;
-  get(vesselId: string): Eventually<ReturnType<VesselQuery['get']>>;
-  track: VesselQuery['track'];
-}
 
 export interface VesselRouteDeps {
   vessels: VesselReads;
