@@ -166,7 +166,7 @@ export function createAlertChain(opts: AlertChainOptions): AlertChain {
       return rec.alert;
     },
     async drain() {
-      // work waiting for the writes joins the queue late (serialAfterWrites): until both are still
+      // work waiting for the writes joins the queue late (serialAfterWrites): until neither moves
       for (;;) {
         const q = queue;
         const p = persisting;
