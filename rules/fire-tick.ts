@@ -62,7 +62,7 @@ export function createFireCheck(d: FireCheckDeps): FireCheck {
     if (!d.series || (last !== undefined && now - last < rule.every)) return Promise.resolve();
     lastRead.set(rule.id, now);
     const series = d.series;
-    const run = (async () => {
+    const reading = (async () => {
       try {
         const index = await fireIndexFromStore(series, rule.station, now, { ...scale, ...(rule.resetRainMm ? { resetRainMm: rule.resetRainMm } : {}), lookbackMs: rule.lookback });
         await d.chain.serialAfterWrites(() => step(rule, index, now));
@@ -70,8 +70,8 @@ export function createFireCheck(d: FireCheckDeps): FireCheck {
         busy.delete(rule.id);
       }
     })();
-    busy.set(rule.id, run);
-    return run;
+    busy.set(rule.id, reading);
+    return reading;
   }
 
   /** In the queue: the index through the rule's zones machine, and its alert if the level changed. */
