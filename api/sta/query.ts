@@ -215,7 +215,10 @@ async function scanObservations(datastreams: readonly Entity[], opts: QueryOptio
     count = storeCount ? (await Promise.all(dss.map((d) => ctx.store.count({ station: d.station!, metric: d.metric! })))).reduce((a, b) => a + b, 0) : seen;
   }
   const items = found.slice(skip, skip + top).map((r) => r.e ?? observationEntity(r.d.station!, r.d.metric!, r.ts, r.value));
-  return { items, more: found.length > skip + top, ...(count !== undefined ? { count } : {}) };
+  // The store's count is read after the scan: a reading stored between the two makes it larger.
+  // A page must not say "@iot.count 3" and offer no next page: the count's view wins.
+  const more = found.length > skip + top || (count !== undefined && count > skip + top);
+  return { items, more, ...(count !== undefined ? { count } : {}) };
 }
 
 interface Row { d: Entity; ts: number; value: number; e?: Entity }

@@ -188,3 +188,34 @@ describe('SensorThings API 1.1 (/sta/v1.1)', () => {
     expect((await get('/Things?$count=true&$top=0')).body).toEqual({ '@iot.count': stations.length, value: [] });
   });
 });
+
+describe('SensorThings paging while readings arrive', () => {
+  it('a page whose @iot.count says there is more offers the next page, when a reading was stored between the scan and the count', async () => {
+    const store = await openEmbeddedStore({ file: ':memory:', log: silentLogger() });
+    try {
+      const reading = (h: number): StoredReading => ({ station: 'phu-oc', device: 'po-01', metric: 'water_level', ts: NOW - h * HOUR, value: 2 + h, quality: 'ok' });
+      await store.writeReadings([reading(1), reading(2)]);
+      // the real store; a third reading is stored at the moment the count is asked for, as ingest does under way
+      let arrived = false;
+      const racing = {
+        series: store.series.bind(store),
+        count: async (q: Parameters<EmbeddedStore['count']>[0]) => {
+          if (!arrived) { arrived = true; await store.writeReadings([reading(0)]); }
+          return store.count(q);
+        },
+      };
+      const app = Fastify();
+      installErrorHandler(app);
+      await app.register(async (scope) => staRoutes(scope, { stations, store: racing, clock: { now: () => NOW }, mqtt: { port: 1883, wsPort: 9001 } }));
+      await app.ready();
+      const res = await app.inject({ url: "/sta/v1.1/Datastreams('phu-oc:water_level')/Observations?$top=2&$count=true", headers: { host: 'sta.test:8080' } });
+      const body = res.json() as { '@iot.count': number; '@iot.nextLink'?: string; value: unknown[] };
+      expect(body['@iot.count']).toBe(3);
+      expect(body.value).toHaveLength(2);
+      expect(body['@iot.nextLink']).toMatch(/\$skip=2/);
+      await app.close();
+    } finally {
+      await store.close();
+    }
+  });
+});
